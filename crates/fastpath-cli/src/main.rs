@@ -1,0 +1,96 @@
+//! The `fastpath` binary: parsing and printing only. Every decision and every computation
+//! lives in the library crates; a command module turns arguments into library calls and
+//! results into text or JSON.
+
+mod commands;
+mod error;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+
+/// Pick the fastest execution path for a compute workload and run it there.
+///
+/// fastpath runs its own GPU kernels (WGSL through wgpu: Vulkan, Metal, DX12), its own CPU
+/// kernels (rayon), hands standard ML work to MLX or PyTorch when that is fastest, and plans
+/// cloud runs when a workload outgrows the machine. A health gate checks memory pressure,
+/// thermals, power and load before anything starts.
+#[derive(Parser)]
+#[command(name = "fastpath", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Start with `fastpath run` (a built-in demo workload), then \
+`fastpath kernels` to see the catalog and `fastpath health` to see what the gate sees.\n\
+Exit status: 0 success, 1 failure while running, 2 bad usage or bad input, 3 blocked by the health gate.")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command understands.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalOpts {
+    /// GPU adapter to use: a case-insensitive part of its name (e.g. "H100", "llvmpipe") or
+    /// its index in `fastpath kernels --adapters`. Overrides FASTPATH_ADAPTER.
+    #[arg(long, global = true, value_name = "NAME|INDEX")]
+    pub adapter: Option<String>,
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a workload end to end: health gate, routing decision, execution, report.
+    Run(commands::run::Args),
+    /// Decide where a workload should run and explain why (no execution).
+    Route(commands::route::Args),
+    /// Probe memory pressure, thermals, power and load, and evaluate the health gate.
+    Health(commands::health::Args),
+    /// List the kernel catalog with the backends each kernel runs on.
+    Kernels(commands::kernels::Args),
+    /// Run one kernel on .npy files.
+    RunKernel(commands::run_kernel::Args),
+    /// Measure kernels on this machine, optionally beside numpy/PyTorch/MLX/CuPy.
+    Bench(commands::bench::Args),
+    /// Measure every kernel on every backend and write the machine profile routing uses.
+    Calibrate(commands::calibrate::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let result = match &cli.command {
+        Command::Run(args) => commands::run::run(args, &cli.global),
+        Command::Route(args) => commands::route::run(args, &cli.global),
+        Command::Health(args) => commands::health::run(args, &cli.global),
+        Command::Kernels(args) => commands::kernels::run(args, &cli.global),
+        Command::RunKernel(args) => commands::run_kernel::run(args, &cli.global),
+        Command::Bench(args) => commands::bench::run(args, &cli.global),
+        Command::Calibrate(args) => commands::calibrate::run(args, &cli.global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", err.message());
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
