@@ -1,0 +1,427 @@
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::adapter::{self, AdapterSummary};
+use crate::pool::BufferPool;
+use crate::recorder::Recorder;
+use crate::{GpuError, GpuTensor};
+
+/// How to open the GPU.
+#[derive(Debug, Clone)]
+pub struct GpuOptions {
+    /// Adapter name fragment or index; `None` means `FASTPATH_ADAPTER`, then the best one.
+    pub adapter: Option<String>,
+    /// Use subgroup operations when the device has them. Off forces every kernel onto its
+    /// subgroup-free path (tests run both).
+    pub use_subgroups: bool,
+    /// Lower the largest storage binding below the device's limit, so chunked paths can be
+    /// exercised at small sizes. `None` uses the device limit.
+    pub max_binding_bytes: Option<u64>,
+    /// Submit the open batch after this many dispatches even if nobody reads a result
+    /// (MLX uses 20–50 per command buffer, CubeCL 32; bounded batches keep latency and
+    /// wgpu's tracking memory in check).
+    pub dispatches_per_submit: usize,
+    /// Bytes of freed buffers kept for reuse.
+    pub pool_cache_bytes: u64,
+    /// Longest wait for the GPU before reporting an error.
+    pub wait_timeout: Duration,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        Self {
+            adapter: None,
+            use_subgroups: true,
+            max_binding_bytes: None,
+            dispatches_per_submit: 256,
+            pool_cache_bytes: 4 << 30,
+            wait_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Optional capabilities of the opened device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GpuFeatures {
+    /// Subgroup operations are available *and* enabled in [`GpuOptions`].
+    pub subgroups: bool,
+    pub subgroup_min_size: u32,
+    pub subgroup_max_size: u32,
+    pub shader_f16: bool,
+    pub shader_f64: bool,
+    pub timestamps: bool,
+}
+
+/// How a shader uses a storage buffer; decides the bind-group layout entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// A compute shader to build. Binding 0 of group 0 is always the per-dispatch parameter
+/// block (`var<uniform>`, at most 256 bytes); storage buffers follow at bindings 1.. in the
+/// order of `storage`.
+#[derive(Debug, Clone)]
+pub struct ShaderSpec<'a> {
+    /// Names the shader in errors and GPU debuggers.
+    pub label: &'a str,
+    /// Final WGSL source (after [`crate::compose`]).
+    pub source: &'a str,
+    pub entry: &'a str,
+    pub storage: &'a [Access],
+    /// Values for WGSL `override` declarations.
+    pub constants: &'a [(&'a str, f64)],
+}
+
+impl ShaderSpec<'_> {
+    fn cache_key(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.source.hash(&mut h);
+        self.entry.hash(&mut h);
+        self.storage.hash(&mut h);
+        for (name, value) in self.constants {
+            name.hash(&mut h);
+            value.to_bits().hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
+/// A compiled compute pipeline with its explicit bind-group layout.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+    pub(crate) storage: Vec<Access>,
+    pub(crate) label: String,
+}
+
+impl Pipeline {
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// The opened GPU: device, queue, caches and the open batch. Shareable across threads; work
+/// from all threads goes into one batch (like MLX's default stream).
+pub struct Gpu {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) summary: AdapterSummary,
+    pub(crate) features: GpuFeatures,
+    pub(crate) limits: wgpu::Limits,
+    pub(crate) options: GpuOptions,
+    pub(crate) binding_limit: u64,
+    pub(crate) pipelines: Mutex<HashMap<u64, Arc<Pipeline>>>,
+    pub(crate) storage_pool: Arc<BufferPool>,
+    pub(crate) staging_pool: Arc<BufferPool>,
+    pub(crate) recorder: Mutex<Recorder>,
+    pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
+    pub(crate) lost: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu").field("adapter", &self.summary.name).finish_non_exhaustive()
+    }
+}
+
+const WANTED_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP
+    .union(wgpu::Features::SHADER_F16)
+    .union(wgpu::Features::SHADER_F64)
+    .union(wgpu::Features::TIMESTAMP_QUERY)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+
+impl Gpu {
+    /// Opens the chosen adapter with its real limits and every optional feature fastpath can
+    /// use that it offers.
+    pub fn new(options: GpuOptions) -> Result<Arc<Gpu>, GpuError> {
+        let instance = adapter::instance();
+        let (index, adapter) = adapter::choose(&instance, options.adapter.as_deref())?;
+        let summary = adapter::summarize_pub(index, &adapter);
+        let info = adapter.get_info();
+        let available = adapter.features();
+        let features = available & WANTED_FEATURES;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("fastpath"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::DeviceRequest {
+            adapter: summary.name.clone(),
+            message: crate::error::one_line(&e.to_string()),
+        })?;
+
+        // Replace wgpu's default handler (which panics) before anything else can fail.
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        {
+            let sink = uncaptured.clone();
+            device.on_uncaptured_error(Arc::new(move |err: wgpu::Error| {
+                let text = crate::error::one_line(&err.to_string());
+                tracing::error!("uncaptured GPU error: {text}");
+                if let Ok(mut v) = sink.lock() {
+                    v.push(text);
+                }
+            }));
+        }
+        let lost = Arc::new(Mutex::new(None));
+        {
+            let lost = lost.clone();
+            device.set_device_lost_callback(move |reason, message| {
+                if let Ok(mut l) = lost.lock() {
+                    *l = Some(format!("{reason:?}: {message}"));
+                }
+            });
+        }
+
+        let gpu_features = GpuFeatures {
+            subgroups: options.use_subgroups && features.contains(wgpu::Features::SUBGROUP),
+            subgroup_min_size: info.subgroup_min_size,
+            subgroup_max_size: info.subgroup_max_size,
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            shader_f64: features.contains(wgpu::Features::SHADER_F64),
+            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        };
+        let align = limits.min_storage_buffer_offset_alignment as u64;
+        let device_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let binding_limit =
+            options.max_binding_bytes.map_or(device_binding, |b| b.min(device_binding));
+        // Whole multiples of 256 bytes (and of the offset alignment) so windows can start
+        // anywhere a previous one ended.
+        let binding_limit = (binding_limit / align.max(256)) * align.max(256);
+
+        let storage_pool = BufferPool::new(
+            device.clone(),
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            "fastpath storage",
+            limits.max_buffer_size,
+            options.pool_cache_bytes,
+        );
+        let staging_pool = BufferPool::new(
+            device.clone(),
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            "fastpath readback",
+            limits.max_buffer_size,
+            options.pool_cache_bytes / 4,
+        );
+        let recorder = Recorder::new(&device, &limits, gpu_features.timestamps);
+        tracing::info!(
+            "GPU: {} ({}, {}), subgroups={}, f16={}, f64={}, timestamps={}, max binding {} MiB",
+            summary.name,
+            summary.backend,
+            summary.device_type,
+            gpu_features.subgroups,
+            gpu_features.shader_f16,
+            gpu_features.shader_f64,
+            gpu_features.timestamps,
+            binding_limit >> 20
+        );
+        Ok(Arc::new(Gpu {
+            device,
+            queue,
+            summary,
+            features: gpu_features,
+            limits,
+            options,
+            binding_limit,
+            pipelines: Mutex::new(HashMap::new()),
+            storage_pool,
+            staging_pool,
+            recorder: Mutex::new(recorder),
+            uncaptured,
+            lost,
+        }))
+    }
+
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    pub fn features(&self) -> GpuFeatures {
+        self.features
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// Largest storage binding in bytes that kernels may use (device limit, or the test
+    /// override), a multiple of 256.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.binding_limit
+    }
+
+    /// Splits `len` elements of `elem_bytes` each into windows no larger than the largest
+    /// binding; every window but the last is a whole multiple of 256 bytes so the next one
+    /// starts at an aligned offset. Returns `(start, count)` pairs; one window for small data.
+    pub fn windows(&self, len: usize, elem_bytes: usize) -> Vec<(usize, usize)> {
+        let per = (self.binding_limit / elem_bytes as u64).max(1) as usize;
+        if len <= per {
+            return vec![(0, len)];
+        }
+        (0..len).step_by(per).map(|s| (s, per.min(len - s))).collect()
+    }
+
+    /// Maximum workgroups along one dispatch dimension.
+    pub fn max_workgroups_per_dim(&self) -> u32 {
+        self.limits.max_compute_workgroups_per_dimension
+    }
+
+    /// Workgroup grid for `workgroups` 1-D workgroups (see [`crate::split_workgroups`]).
+    pub fn grid(&self, workgroups: u32) -> [u32; 3] {
+        crate::split_workgroups(workgroups, self.max_workgroups_per_dim())
+    }
+
+    /// Compiles (or fetches from the cache) a compute pipeline.
+    pub fn pipeline(&self, spec: &ShaderSpec<'_>) -> Result<Arc<Pipeline>, GpuError> {
+        let key = spec.cache_key();
+        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
+            return Ok(p.clone());
+        }
+        self.check_lost()?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(spec.label),
+            source: wgpu::ShaderSource::Wgsl(spec.source.into()),
+        });
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        for (i, access) in spec.storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: i as u32 + 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: *access == Access::ReadOnly },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(spec.label),
+            entries: &entries,
+        });
+        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(spec.label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(spec.label),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(spec.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: spec.constants,
+                // Our shaders never read workgroup memory before writing it; skipping the
+                // zero-fill saves a pass over shared memory per workgroup.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            let message = match err {
+                wgpu::Error::Validation { description, .. } => description,
+                other => other.to_string(),
+            };
+            return Err(GpuError::Shader {
+                label: spec.label.to_string(),
+                message: crate::error::one_line(&message),
+            });
+        }
+        let p = Arc::new(Pipeline {
+            pipeline,
+            layout,
+            storage: spec.storage.to_vec(),
+            label: spec.label.to_string(),
+        });
+        self.pipelines.lock().unwrap().insert(key, p.clone());
+        Ok(p)
+    }
+
+    /// Number of compiled pipelines in the cache.
+    pub fn cached_pipelines(&self) -> usize {
+        self.pipelines.lock().unwrap().len()
+    }
+
+    /// Uninitialised tensor for a kernel to write.
+    pub fn empty(&self, dtype: crate::DType, shape: Vec<usize>) -> Result<GpuTensor, GpuError> {
+        self.check_lost()?;
+        let bytes = (shape.iter().product::<usize>() * dtype.size_bytes()) as u64;
+        let buffer = self.storage_pool.acquire(bytes, "a kernel output")?;
+        Ok(GpuTensor::new(buffer, dtype, shape))
+    }
+
+    /// Copies host bytes into a new device tensor. `bytes.len()` must equal the element count
+    /// times the dtype size.
+    pub fn upload_bytes(
+        &self,
+        bytes: &[u8],
+        dtype: crate::DType,
+        shape: Vec<usize>,
+    ) -> Result<GpuTensor, GpuError> {
+        let n: usize = shape.iter().product();
+        assert_eq!(bytes.len(), n * dtype.size_bytes(), "upload size must match the shape");
+        self.check_lost()?;
+        let buffer = self.storage_pool.acquire(bytes.len() as u64, "an input array")?;
+        if !bytes.is_empty() {
+            if bytes.len() % 4 == 0 {
+                self.queue.write_buffer(buffer.raw(), 0, bytes);
+            } else {
+                let mut padded = bytes.to_vec();
+                padded.resize(bytes.len().div_ceil(4) * 4, 0);
+                self.queue.write_buffer(buffer.raw(), 0, &padded);
+            }
+        }
+        Ok(GpuTensor::new(buffer, dtype, shape))
+    }
+
+    /// Uploads a typed slice.
+    pub fn upload<T: bytemuck::Pod>(
+        &self,
+        data: &[T],
+        dtype: crate::DType,
+        shape: Vec<usize>,
+    ) -> Result<GpuTensor, GpuError> {
+        self.upload_bytes(bytemuck::cast_slice(data), dtype, shape)
+    }
+
+    pub(crate) fn check_lost(&self) -> Result<(), GpuError> {
+        if let Some(reason) = self.lost.lock().unwrap().clone() {
+            return Err(GpuError::DeviceLost(reason));
+        }
+        Ok(())
+    }
+
+    /// Errors reported outside any error scope since the last check.
+    pub(crate) fn take_uncaptured(&self, context: &str) -> Result<(), GpuError> {
+        let mut errs = self.uncaptured.lock().unwrap();
+        if errs.is_empty() {
+            return Ok(());
+        }
+        let message = errs.join("; ");
+        errs.clear();
+        Err(GpuError::Internal { context: context.to_string(), message })
+    }
+
+    /// Pool counters (for tests and `--verbose` reports).
+    pub fn pool_stats(&self) -> crate::pool::PoolStats {
+        self.storage_pool.stats()
+    }
+}
