@@ -90,6 +90,15 @@ impl ShaderSpec<'_> {
     }
 }
 
+/// A [`ShaderSpec`] that owns its strings (built on demand by [`Gpu::pipeline_for`]).
+#[derive(Debug, Clone)]
+pub struct OwnedShaderSpec {
+    pub label: String,
+    pub source: String,
+    pub entry: String,
+    pub storage: Vec<Access>,
+}
+
 /// A compiled compute pipeline with its explicit bind-group layout.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -116,6 +125,7 @@ pub struct Gpu {
     pub(crate) options: GpuOptions,
     pub(crate) binding_limit: u64,
     pub(crate) pipelines: Mutex<HashMap<u64, Arc<Pipeline>>>,
+    pub(crate) keyed: Mutex<HashMap<String, Arc<Pipeline>>>,
     pub(crate) storage_pool: Arc<BufferPool>,
     pub(crate) staging_pool: Arc<BufferPool>,
     pub(crate) recorder: Mutex<Recorder>,
@@ -232,6 +242,7 @@ impl Gpu {
             options,
             binding_limit,
             pipelines: Mutex::new(HashMap::new()),
+            keyed: Mutex::new(HashMap::new()),
             storage_pool,
             staging_pool,
             recorder: Mutex::new(recorder),
@@ -352,6 +363,29 @@ impl Gpu {
             label: spec.label.to_string(),
         });
         self.pipelines.lock().unwrap().insert(key, p.clone());
+        Ok(p)
+    }
+
+    /// Fast path for kernels that dispatch often: looks the pipeline up by a key that fully
+    /// determines the shader (e.g. "reduce/stage1/sum/acc_square/subgroup"), building the
+    /// source only on a miss. The key map sits in front of the content-hash cache, so two keys
+    /// with the same source still share one pipeline; a key must never map to two sources.
+    pub fn pipeline_for<F>(&self, key: &str, make: F) -> Result<Arc<Pipeline>, GpuError>
+    where
+        F: FnOnce() -> OwnedShaderSpec,
+    {
+        if let Some(p) = self.keyed.lock().unwrap().get(key) {
+            return Ok(p.clone());
+        }
+        let spec = make();
+        let p = self.pipeline(&ShaderSpec {
+            label: &spec.label,
+            source: &spec.source,
+            entry: &spec.entry,
+            storage: &spec.storage,
+            constants: &[],
+        })?;
+        self.keyed.lock().unwrap().insert(key.to_string(), p.clone());
         Ok(p)
     }
 
