@@ -24,8 +24,14 @@ pub mod testdata;
 #[cfg(test)]
 pub(crate) mod testing;
 
+mod activations;
+mod compaction;
+mod elementwise_binary;
+mod elementwise_unary;
 mod fused_map_reduce;
 mod reductions;
+mod scans;
+mod statistics_sorting;
 
 pub use array::{ArgMeta, DType, HostArray, HostData};
 pub use catalog::{Catalog, KernelSpec, catalog};
@@ -39,7 +45,13 @@ pub use registry::{Registry, kernel, registry};
 pub(crate) fn all_kernels() -> Vec<&'static dyn Kernel> {
     let mut all = Vec::new();
     all.extend(reductions::kernels());
+    all.extend(elementwise_unary::kernels());
+    all.extend(activations::kernels());
+    all.extend(elementwise_binary::kernels());
     all.extend(fused_map_reduce::kernels());
+    all.extend(scans::kernels());
+    all.extend(compaction::kernels());
+    all.extend(statistics_sorting::kernels());
     all
 }
 
