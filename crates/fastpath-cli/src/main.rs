@@ -33,7 +33,7 @@ struct Cli {
 #[derive(clap::Args, Debug, Clone)]
 pub struct GlobalOpts {
     /// GPU adapter to use: a case-insensitive part of its name (e.g. "H100", "llvmpipe") or
-    /// its index in `fastpath kernels --adapters`. Overrides FASTPATH_ADAPTER.
+    /// its index in `fastpath devices`. Overrides FASTPATH_ADAPTER.
     #[arg(long, global = true, value_name = "NAME|INDEX")]
     pub adapter: Option<String>,
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides it.
@@ -41,6 +41,8 @@ pub struct GlobalOpts {
     pub verbose: u8,
 }
 
+/// Subcommands whose variant has no doc comment take their help from the `Args` struct's
+/// doc comment (first paragraph: summary; the rest: long help).
 #[derive(Subcommand)]
 enum Command {
     /// Run a workload end to end: health gate, routing decision, execution, report.
@@ -49,9 +51,8 @@ enum Command {
     Route(commands::route::Args),
     /// Probe memory pressure, thermals, power and load, and evaluate the health gate.
     Health(commands::health::Args),
-    /// List the kernel catalog with the backends each kernel runs on.
     Kernels(commands::kernels::Args),
-    /// Run one kernel on .npy files.
+    Devices(commands::devices::Args),
     RunKernel(commands::run_kernel::Args),
     /// Measure kernels on this machine, optionally beside numpy/PyTorch/MLX/CuPy.
     Bench(commands::bench::Args),
@@ -60,6 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_wsi_warning();
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
     let result = match &cli.command {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Route(args) => commands::route::run(args, &cli.global),
         Command::Health(args) => commands::health::run(args, &cli.global),
         Command::Kernels(args) => commands::kernels::run(args, &cli.global),
+        Command::Devices(args) => commands::devices::run(args, &cli.global),
         Command::RunKernel(args) => commands::run_kernel::run(args, &cli.global),
         Command::Bench(args) => commands::bench::run(args, &cli.global),
         Command::Calibrate(args) => commands::calibrate::run(args, &cli.global),
@@ -76,6 +79,22 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: {}", err.message());
             ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid or not set" to stderr when the
+/// variable is missing (containers, CI, ssh sessions), which would break our promise of one
+/// clear error line. Compute never needs a display, so point it at a private directory.
+fn quiet_wsi_warning() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join("fastpath-xdg-runtime");
+        if dir.is_dir() || std::fs::create_dir(&dir).is_ok() {
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            // SAFETY: called first thing in main, before any other thread exists.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
         }
     }
 }

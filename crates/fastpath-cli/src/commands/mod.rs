@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod calibrate;
+pub mod devices;
 pub mod health;
 pub mod kernels;
 pub mod route;
