@@ -68,7 +68,7 @@ pub(crate) enum CompareOp {
 }
 
 impl CompareOp {
-    fn from_params(params: &Params) -> CompareOp {
+    pub(crate) fn from_params(params: &Params) -> CompareOp {
         match params.enum_value("op") {
             "gt" => CompareOp::Gt,
             "ge" => CompareOp::Ge,
@@ -184,27 +184,35 @@ fn compact_if_cpu(x: &[f32], op: CompareOp, t: f32) -> Vec<HostArray> {
 
 // ---------------------------------------------------------------- GPU
 
-fn compact_gpu(
+/// What to compact on the GPU: x alone (predicate) or x with a mask.
+pub(crate) struct CompactArgs<'a> {
+    pub x: &'a GpuTensor,
+    pub mask: Option<&'a GpuTensor>,
+    pub threshold: f32,
+    pub op: CompareOp,
+    pub unordered: bool,
+}
+
+/// Records a compaction into the open batch: returns y (capacity n) and the 0-d count.
+pub(crate) fn compact_gpu(
     gpu: &Gpu,
-    items: &Items,
-    x: &GpuTensor,
-    mask: Option<&GpuTensor>,
-    threshold: f32,
-    op: CompareOp,
-    unordered: bool,
+    a: &CompactArgs<'_>,
+    tuning: &Tuning,
 ) -> Result<Vec<GpuTensor>, KernelError> {
+    let (x, mask) = (a.x, a.mask);
+    let items = if mask.is_some() { &COMPACT_MASK } else { &COMPACT_PREDICATE };
     let y = gpu.empty(DType::F32, vec![x.len()])?;
     let count = gpu.empty(DType::U32, vec![])?;
     let args = TileArgs {
         x,
         aux: mask,
-        output: Output::Packed { out: &y, unordered },
+        output: Output::Packed { out: &y, unordered: a.unordered },
         total: &count,
-        threshold,
-        op: op as u32,
+        threshold: a.threshold,
+        op: a.op as u32,
         exclusive: false,
     };
-    engine::run(gpu, items, &args, &Tuning::default())?;
+    engine::run(gpu, items, &args, tuning)?;
     Ok(vec![y, count])
 }
 
@@ -270,8 +278,14 @@ impl Kernel for CompactIf {
         inputs: &[&GpuTensor],
         params: &Params,
     ) -> Result<Vec<GpuTensor>, KernelError> {
-        let op = CompareOp::from_params(params);
-        compact_gpu(gpu, &COMPACT_PREDICATE, inputs[0], None, params.f32("threshold"), op, false)
+        let a = CompactArgs {
+            x: inputs[0],
+            mask: None,
+            threshold: params.f32("threshold"),
+            op: CompareOp::from_params(params),
+            unordered: false,
+        };
+        compact_gpu(gpu, &a, &Tuning::default())
     }
 
     fn reference(&self, inputs: &[&HostArray], params: &Params) -> Vec<Expected> {
@@ -318,7 +332,14 @@ impl Kernel for CompactMask {
         inputs: &[&GpuTensor],
         _params: &Params,
     ) -> Result<Vec<GpuTensor>, KernelError> {
-        compact_gpu(gpu, &COMPACT_MASK, inputs[0], Some(inputs[1]), 0.0, CompareOp::Gt, false)
+        let a = CompactArgs {
+            x: inputs[0],
+            mask: Some(inputs[1]),
+            threshold: 0.0,
+            op: CompareOp::Gt,
+            unordered: false,
+        };
+        compact_gpu(gpu, &a, &Tuning::default())
     }
 
     fn reference(&self, inputs: &[&HostArray], _params: &Params) -> Vec<Expected> {
@@ -364,17 +385,14 @@ impl Kernel for FusedScanCompact {
         inputs: &[&GpuTensor],
         params: &Params,
     ) -> Result<Vec<GpuTensor>, KernelError> {
-        let op = CompareOp::from_params(params);
-        let unordered = params.enum_value("mode") == "unordered";
-        compact_gpu(
-            gpu,
-            &COMPACT_PREDICATE,
-            inputs[0],
-            None,
-            params.f32("threshold"),
-            op,
-            unordered,
-        )
+        let a = CompactArgs {
+            x: inputs[0],
+            mask: None,
+            threshold: params.f32("threshold"),
+            op: CompareOp::from_params(params),
+            unordered: params.enum_value("mode") == "unordered",
+        };
+        compact_gpu(gpu, &a, &Tuning::default())
     }
 
     /// The ordered answer; unordered results must be compared as a multiset.

@@ -310,13 +310,13 @@ pub(crate) fn run(
     let dest = |d: usize| if packed && windows.len() > 1 { Some(d) } else { None };
 
     // Unordered compaction of one window: blocks reserve their slots with an atomic on the total.
-    if let Output::Packed { unordered: true, .. } = args.output {
-        if windows.len() == 1 {
-            fill_u32(gpu, args.total, 0)?;
-            let unused_state = gpu.empty(DType::U32, vec![1])?;
-            let params = TileParams { mode: MODE_UNORDERED, ..base };
-            return dispatch(0, None, params, &unused_state);
-        }
+    if let Output::Packed { unordered: true, .. } = args.output
+        && windows.len() == 1
+    {
+        fill_u32(gpu, args.total, 0)?;
+        let unused_state = gpu.empty(DType::U32, vec![1])?;
+        let params = TileParams { mode: MODE_UNORDERED, ..base };
+        return dispatch(0, None, params, &unused_state);
     }
 
     // Per window: its ticket counter; per tile: two words of published value.

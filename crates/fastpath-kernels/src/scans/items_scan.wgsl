@@ -21,5 +21,16 @@ fn emit(j: u32, r: Raw, incl: vec4<T>, base: T) {
     if (params.exclusive != 0u) {
         v = vec4<T>(T(0), incl.x, incl.y, incl.z);
     }
-    out[j] = bitcast<vec4<u32>>(vec4<T>(base) + v);
+    let sums = bitcast<vec4<u32>>(vec4<T>(base) + v);
+    if (j * 4u + 4u <= params.len) {
+        out[j] = sums;
+    } else {
+        // The last, partial vec4: `out` may be longer than x (scan_into), leave the rest.
+        let in_range = lanes_in_range(j);
+        for (var c = 0u; c < 4u; c = c + 1u) {
+            if (in_range[c]) {
+                out[j][c] = sums[c];
+            }
+        }
+    }
 }

@@ -19,7 +19,7 @@
 
 pub(crate) mod engine;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use fastpath_gpu::{DType, Gpu, GpuError, GpuTensor};
 use rayon::prelude::*;
@@ -54,6 +54,7 @@ pub(crate) enum ScanKind {
 /// A device-wide scan's result: the prefix sums and the sum of all elements (0-d, same dtype).
 pub(crate) struct ScanOutput {
     pub out: GpuTensor,
+    #[allow(dead_code, reason = "for callers that need the grand total, e.g. bucket sizes")]
     pub total: GpuTensor,
 }
 
@@ -185,6 +186,7 @@ fn scan_run_f32(x: &[f32], out: &mut [f32], mut carry: f64, kind: ScanKind) {
 }
 
 /// f32 prefix sums accumulated in f64 (each output is the f64 running sum rounded once).
+#[allow(dead_code, reason = "crate-internal f32 variant; no catalog contract takes f32 scans")]
 pub(crate) fn scan_f32_cpu(x: &[f32], kind: ScanKind) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
     if x.len() <= CHUNK {
