@@ -5,7 +5,8 @@
 //! GPU: the device-wide tile scan of [`engine`] — single pass with decoupled look-back and
 //! decoupled fallback (no reliance on forward progress between workgroups), or
 //! reduce-then-scan; windows for inputs beyond one storage binding. CPU: rayon over 64 Ki
-//! chunks, reduce-then-scan (chunk sums, a short sequential scan of them, chunk scans).
+//! chunks claimed in order, each summed from memory and scanned from cache once its
+//! predecessor's running total is published (one read and one write per element).
 //!
 //! Other kernels (compaction, radix sort) use the crate-internal API: [`exclusive_scan_u32`],
 //! [`inclusive_scan_u32`], [`scan`] (u32 or f32, with the total), [`scan_into`], and the CPU
@@ -22,10 +23,8 @@ pub(crate) mod engine;
 pub(crate) mod tests;
 
 use fastpath_gpu::{DType, Gpu, GpuError, GpuTensor};
-use rayon::prelude::*;
 
 use crate::array::{ArgMeta, HostArray};
-use crate::cpu::CHUNK;
 use crate::error::KernelError;
 use crate::expected::Expected;
 use crate::kernel::{Cost, Kernel, WgslVariant, leading_len};
@@ -144,28 +143,100 @@ fn scan_run_u32(x: &[u32], out: &mut [u32], mut carry: u32, kind: ScanKind) -> u
     carry
 }
 
-/// u32 prefix sums modulo 2^32: chunk sums in parallel, their short exclusive scan, then every
-/// chunk scanned from its offset in parallel.
+/// u32 prefix sums modulo 2^32 (see [`chained_scan`]).
 pub(crate) fn scan_u32_cpu(x: &[u32], kind: ScanKind) -> Vec<u32> {
     let mut out = vec![0u32; x.len()];
-    if x.len() <= CHUNK {
-        scan_run_u32(x, &mut out, 0, kind);
-        return out;
-    }
-    let sums: Vec<u32> =
-        x.par_chunks(CHUNK).map(|c| c.iter().fold(0u32, |a, &v| a.wrapping_add(v))).collect();
-    let offsets: Vec<u32> = sums
-        .iter()
-        .scan(0u32, |acc, &s| {
-            let before = *acc;
-            *acc = acc.wrapping_add(s);
-            Some(before)
-        })
-        .collect();
-    out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(offsets).for_each(|((o, c), off)| {
-        scan_run_u32(c, o, off, kind);
-    });
+    chained_scan(
+        x,
+        &mut out,
+        |c| c.iter().fold(0u32, |a, &v| a.wrapping_add(v)),
+        u32::wrapping_add,
+        |c, o, carry| {
+            scan_run_u32(c, o, carry, kind);
+        },
+    );
     out
+}
+
+/// Elements per chunk of the chained CPU scan: small enough that a chunk summed from memory is
+/// still in L2 when it is scanned.
+const SCAN_CHUNK: usize = 32 * 1024;
+
+/// A parallel scan that reads the input from memory once, the CPU twin of the GPU's decoupled
+/// look-back. Chunks are claimed in order; a thread sums its chunk (which pulls it into cache),
+/// learns the running total before it, publishes its own running total at once, and scans the
+/// chunk from cache. The running total before chunk c is the predecessor's published total;
+/// if that stays silent for a short spin (its thread descheduled on a busy machine), the
+/// thread sums the predecessor's input itself and looks one further back — it never waits
+/// without bound, for any number of threads. `sum` reduces a chunk, `add` combines running
+/// totals (`add(earlier, later)`), `run` scans a chunk into its output from a carry.
+fn chained_scan<T, S>(
+    x: &[T],
+    out: &mut [T],
+    sum: impl Fn(&[T]) -> S + Sync,
+    add: impl Fn(S, S) -> S + Sync,
+    run: impl Fn(&[T], &mut [T], S) + Sync,
+) where
+    T: Sync + Send,
+    S: Copy + Default + Send + Sync,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, OnceLock};
+
+    let chunks = x.len().div_ceil(SCAN_CHUNK);
+    let threads = rayon::current_num_threads().min(chunks);
+    if threads <= 1 {
+        run(x, out, S::default());
+        return;
+    }
+    let input = |c: usize| &x[c * SCAN_CHUNK..x.len().min((c + 1) * SCAN_CHUNK)];
+    let outputs: Vec<Mutex<Option<&mut [T]>>> =
+        out.chunks_mut(SCAN_CHUNK).map(|o| Mutex::new(Some(o))).collect();
+    let running: Vec<OnceLock<S>> = (0..chunks).map(|_| OnceLock::new()).collect();
+    let next = AtomicUsize::new(0);
+    let total_before = |c: usize| {
+        let mut later = S::default(); // sum of chunks p+1 .. c-1
+        let mut p = c;
+        while p > 0 {
+            p -= 1;
+            if let Some(before) = poll(&running[p]) {
+                return add(before, later);
+            }
+            later = add(sum(input(p)), later);
+        }
+        later
+    };
+    let worker = || {
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= chunks {
+                return;
+            }
+            let mine = sum(input(c));
+            let before = total_before(c);
+            // Known before the chunk is scanned: publish it now, successors are waiting.
+            let _ = running[c].set(add(before, mine));
+            let output = outputs[c].lock().unwrap().take().expect("each chunk is claimed once");
+            run(input(c), output, before);
+        }
+    };
+    rayon::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|_| worker());
+        }
+    });
+}
+
+/// Polls a predecessor's running total for a few microseconds (about what summing one chunk
+/// takes); `None` if it stays silent.
+fn poll<S: Copy>(cell: &std::sync::OnceLock<S>) -> Option<S> {
+    for _ in 0..1024 {
+        if let Some(&v) = cell.get() {
+            return Some(v);
+        }
+        std::hint::spin_loop();
+    }
+    cell.get().copied()
 }
 
 fn scan_run_f32(x: &[f32], out: &mut [f32], mut carry: f64, kind: ScanKind) {
@@ -185,27 +256,54 @@ fn scan_run_f32(x: &[f32], out: &mut [f32], mut carry: f64, kind: ScanKind) {
     }
 }
 
+/// Like [`scan_run_f32`], but a float add's latency (not memory) bounds one running sum: split
+/// the run into four quarters, find where each starts with a vectorised sum, and advance the
+/// four running sums together.
+fn scan_run_f32_interleaved(x: &[f32], out: &mut [f32], carry: f64, kind: ScanKind) {
+    let q = x.len() / 4;
+    if q < 256 {
+        return scan_run_f32(x, out, carry, kind);
+    }
+    let part_sum = |p: usize| crate::cpu::lane_sum(&x[p * q..(p + 1) * q], |v| v as f64);
+    let mut acc = [carry, 0.0, 0.0, 0.0];
+    for p in 1..4 {
+        acc[p] = acc[p - 1] + part_sum(p - 1);
+    }
+    let (x0, rest) = x.split_at(q);
+    let (x1, rest) = rest.split_at(q);
+    let (x2, rest) = rest.split_at(q);
+    let (x3, tail) = rest.split_at(q);
+    let (o0, rest) = out.split_at_mut(q);
+    let (o1, rest) = rest.split_at_mut(q);
+    let (o2, rest) = rest.split_at_mut(q);
+    let (o3, out_tail) = rest.split_at_mut(q);
+    let exclusive = kind == ScanKind::Exclusive;
+    for i in 0..q {
+        let before = acc;
+        acc[0] += x0[i] as f64;
+        acc[1] += x1[i] as f64;
+        acc[2] += x2[i] as f64;
+        acc[3] += x3[i] as f64;
+        let shown = if exclusive { before } else { acc };
+        o0[i] = shown[0] as f32;
+        o1[i] = shown[1] as f32;
+        o2[i] = shown[2] as f32;
+        o3[i] = shown[3] as f32;
+    }
+    scan_run_f32(tail, out_tail, acc[3], kind);
+}
+
 /// f32 prefix sums accumulated in f64 (each output is the f64 running sum rounded once).
 #[allow(dead_code, reason = "crate-internal f32 variant; no catalog contract takes f32 scans")]
 pub(crate) fn scan_f32_cpu(x: &[f32], kind: ScanKind) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
-    if x.len() <= CHUNK {
-        scan_run_f32(x, &mut out, 0.0, kind);
-        return out;
-    }
-    let sums: Vec<f64> =
-        x.par_chunks(CHUNK).map(|c| crate::cpu::lane_sum(c, |v| v as f64)).collect();
-    let offsets: Vec<f64> = sums
-        .iter()
-        .scan(0f64, |acc, &s| {
-            let before = *acc;
-            *acc += s;
-            Some(before)
-        })
-        .collect();
-    out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(offsets).for_each(|((o, c), off)| {
-        scan_run_f32(c, o, off, kind);
-    });
+    chained_scan(
+        x,
+        &mut out,
+        |c| crate::cpu::lane_sum(c, |v| v as f64),
+        |a, b| a + b,
+        |c, o, carry| scan_run_f32_interleaved(c, o, carry, kind),
+    );
     out
 }
 
