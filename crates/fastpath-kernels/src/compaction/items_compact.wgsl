@@ -1,6 +1,6 @@
-// Compaction items for tile_scan.wgsl: the scanned values are keep flags (0 or 1), and emit
-// scatters the kept elements to their rank among all kept elements. `{{KEEP}}` picks the
-// flags: keep_predicate (x op threshold) or keep_mask (mask != 0).
+// Compaction items for tile_scan.wgsl: the scanned values are keep flags (0 or 1); `emit`
+// (compact_scatter_*.wgsl) sends each kept element to its rank among all kept elements.
+// `{{KEEP}}` picks the flags: keep_predicate (x op threshold) or keep_mask (mask != 0).
 
 alias T = u32;
 
@@ -64,19 +64,4 @@ fn load_raw(j: u32) -> Raw {
 
 fn item(r: Raw, j: u32) -> vec4<u32> {
     return select(vec4<u32>(0u), r.keep, lanes_in_range(j));
-}
-
-// incl: in-thread inclusive count of kept elements; base: kept elements before this vec4.
-// A kept element's slot is base + incl - 1; slots outside the bound part of y are written by
-// another pass (chunked inputs).
-fn emit(j: u32, r: Raw, incl: vec4<u32>, base: u32) {
-    let keep = item(r, j);
-    for (var c = 0u; c < 4u; c = c + 1u) {
-        if (keep[c] != 0u) {
-            let slot = base + incl[c] - 1u - params.dest_start;
-            if (slot < params.dest_len) {
-                out[slot] = r.bits[c];
-            }
-        }
-    }
 }

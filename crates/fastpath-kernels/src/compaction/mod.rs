@@ -41,18 +41,70 @@ pub(crate) fn kernels() -> Vec<&'static dyn Kernel> {
 }
 
 const ITEMS_COMPACT: &str = include_str!("items_compact.wgsl");
-const COMPACT_PREDICATE: Items = Items {
-    key: "compact-predicate",
-    source: ITEMS_COMPACT,
+const SCATTER_DIRECT: &str = include_str!("compact_scatter_direct.wgsl");
+const SCATTER_STAGED: &str = include_str!("compact_scatter_staged.wgsl");
+
+const PREDICATE: &[(&str, &str)] = &[("KEEP", "keep_predicate")];
+const MASK: &[(&str, &str)] = &[("KEEP", "keep_mask")];
+const PREDICATE_DIRECT: Items = Items {
+    key: "compact-predicate-direct",
+    pieces: &[ITEMS_COMPACT, SCATTER_DIRECT],
     elem: "u32",
-    substitutions: &[("KEEP", "keep_predicate")],
+    substitutions: PREDICATE,
 };
-const COMPACT_MASK: Items = Items {
-    key: "compact-mask",
-    source: ITEMS_COMPACT,
+const PREDICATE_STAGED: Items = Items {
+    key: "compact-predicate-staged",
+    pieces: &[ITEMS_COMPACT, SCATTER_STAGED],
     elem: "u32",
-    substitutions: &[("KEEP", "keep_mask")],
+    substitutions: PREDICATE,
 };
+const MASK_DIRECT: Items = Items {
+    key: "compact-mask-direct",
+    pieces: &[ITEMS_COMPACT, SCATTER_DIRECT],
+    elem: "u32",
+    substitutions: MASK,
+};
+const MASK_STAGED: Items = Items {
+    key: "compact-mask-staged",
+    pieces: &[ITEMS_COMPACT, SCATTER_STAGED],
+    elem: "u32",
+    substitutions: MASK,
+};
+
+/// How survivors reach y.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scatter {
+    /// Staged where the device has the workgroup memory for it, direct elsewhere.
+    Auto,
+    /// Each survivor stored straight to its slot.
+    Direct,
+    /// Survivors packed in workgroup memory, then copied out with coalesced stores.
+    Staged,
+}
+
+/// Workgroup memory of the staged variant: the packed tile plus the tile scan's own scratch
+/// (at most 2 KiB, in the subgroup-free variant).
+const STAGED_WORKGROUP_BYTES: u32 = (engine::TILE * 4) as u32 + 2048 + 64;
+
+impl Scatter {
+    fn resolve(self, gpu: &Gpu) -> Scatter {
+        match self {
+            Scatter::Auto
+                if gpu.limits().max_compute_workgroup_storage_size >= STAGED_WORKGROUP_BYTES =>
+            {
+                Scatter::Staged
+            }
+            Scatter::Auto => Scatter::Direct,
+            other => other,
+        }
+    }
+}
+
+fn variants_of(pair: [&Items; 2]) -> Vec<WgslVariant> {
+    let mut v = engine::variants(pair[0]);
+    v.extend(engine::variants(pair[1]).into_iter().filter(|v| v.label.starts_with("scan-tile")));
+    v
+}
 
 // ---------------------------------------------------------------- predicates
 
@@ -191,6 +243,7 @@ pub(crate) struct CompactArgs<'a> {
     pub threshold: f32,
     pub op: CompareOp,
     pub unordered: bool,
+    pub scatter: Scatter,
 }
 
 /// Records a compaction into the open batch: returns y (capacity n) and the 0-d count.
@@ -200,7 +253,12 @@ pub(crate) fn compact_gpu(
     tuning: &Tuning,
 ) -> Result<Vec<GpuTensor>, KernelError> {
     let (x, mask) = (a.x, a.mask);
-    let items = if mask.is_some() { &COMPACT_MASK } else { &COMPACT_PREDICATE };
+    let items = match (mask.is_some(), a.scatter.resolve(gpu)) {
+        (false, Scatter::Direct) => &PREDICATE_DIRECT,
+        (false, _) => &PREDICATE_STAGED,
+        (true, Scatter::Direct) => &MASK_DIRECT,
+        (true, _) => &MASK_STAGED,
+    };
     let y = gpu.empty(DType::F32, vec![x.len()])?;
     let count = gpu.empty(DType::U32, vec![])?;
     let args = TileArgs {
@@ -284,6 +342,7 @@ impl Kernel for CompactIf {
             threshold: params.f32("threshold"),
             op: CompareOp::from_params(params),
             unordered: false,
+            scatter: Scatter::Auto,
         };
         compact_gpu(gpu, &a, &Tuning::default())
     }
@@ -297,7 +356,7 @@ impl Kernel for CompactIf {
     }
 
     fn wgsl_variants(&self) -> Vec<WgslVariant> {
-        engine::variants(&COMPACT_PREDICATE)
+        variants_of([&PREDICATE_STAGED, &PREDICATE_DIRECT])
     }
 }
 
@@ -338,6 +397,7 @@ impl Kernel for CompactMask {
             threshold: 0.0,
             op: CompareOp::Gt,
             unordered: false,
+            scatter: Scatter::Auto,
         };
         compact_gpu(gpu, &a, &Tuning::default())
     }
@@ -352,7 +412,7 @@ impl Kernel for CompactMask {
     }
 
     fn wgsl_variants(&self) -> Vec<WgslVariant> {
-        engine::variants(&COMPACT_MASK)
+        variants_of([&MASK_STAGED, &MASK_DIRECT])
     }
 }
 
@@ -391,6 +451,7 @@ impl Kernel for FusedScanCompact {
             threshold: params.f32("threshold"),
             op: CompareOp::from_params(params),
             unordered: params.enum_value("mode") == "unordered",
+            scatter: Scatter::Auto,
         };
         compact_gpu(gpu, &a, &Tuning::default())
     }
@@ -405,6 +466,6 @@ impl Kernel for FusedScanCompact {
     }
 
     fn wgsl_variants(&self) -> Vec<WgslVariant> {
-        engine::variants(&COMPACT_PREDICATE)
+        variants_of([&PREDICATE_STAGED, &PREDICATE_DIRECT])
     }
 }

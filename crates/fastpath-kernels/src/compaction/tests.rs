@@ -202,6 +202,7 @@ fn compact_on(
     m: Option<&[u32]>,
     t: f32,
     tuning: &Tuning,
+    scatter: Scatter,
 ) -> (Vec<f32>, usize) {
     let xt = gpu.upload(x, DType::F32, vec![x.len()]).unwrap();
     let mt = m.map(|m| gpu.upload(m, DType::U32, vec![m.len()]).unwrap());
@@ -211,6 +212,7 @@ fn compact_on(
         threshold: t,
         op: CompareOp::Gt,
         unordered: false,
+        scatter,
     };
     let out = compact_gpu(gpu, &a, tuning).unwrap();
     let count = gpu.read::<u32>(&out[1]).unwrap()[0] as usize;
@@ -236,9 +238,11 @@ test_gpu_backends! {
             for &n in &FALLBACK_SIZES {
                 let x = uniform(n, -1.0, 1.0, n as u64);
                 let m = mask(n, 0.4, n as u64);
-                let label = format!("fallback spins={max_spins} reverse={reverse_tiles}");
-                expect(&label, &x, |i| x[i] > 0.5, compact_on(gpu, &x, None, 0.5, &tuning));
-                expect(&label, &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning));
+                for scatter in [Scatter::Direct, Scatter::Staged] {
+                    let label = format!("fallback spins={max_spins} reverse={reverse_tiles} {scatter:?}");
+                    expect(&label, &x, |i| x[i] > 0.5, compact_on(gpu, &x, None, 0.5, &tuning, scatter));
+                    expect(&label, &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning, scatter));
+                }
             }
         }
     }
@@ -248,8 +252,11 @@ test_gpu_backends! {
         for n in SIZES.into_iter().chain([2 * CHUNKED_WINDOW + 77]) {
             let x = uniform(n, -1.0, 1.0, 40 + n as u64);
             let m = mask(n, 0.3, n as u64);
-            expect("reduce-then-scan", &x, |i| x[i] > -0.2, compact_on(gpu, &x, None, -0.2, &tuning));
-            expect("reduce-then-scan", &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning));
+            for scatter in [Scatter::Direct, Scatter::Staged] {
+                let label = format!("reduce-then-scan {scatter:?}");
+                expect(&label, &x, |i| x[i] > -0.2, compact_on(gpu, &x, None, -0.2, &tuning, scatter));
+                expect(&label, &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning, scatter));
+            }
         }
     }
 
@@ -260,7 +267,8 @@ test_gpu_backends! {
             let mut outs: Vec<GpuTensor> = Vec::new();
             let uploaded: Vec<GpuTensor> = inputs.iter().map(|d| gpu.upload(d, DType::F32, vec![d.len()]).unwrap()).collect();
             for x in &uploaded {
-                let a = CompactArgs { x, mask: None, threshold: t, op: CompareOp::Gt, unordered: false };
+                let scatter = if round == 0 { Scatter::Direct } else { Scatter::Staged };
+                let a = CompactArgs { x, mask: None, threshold: t, op: CompareOp::Gt, unordered: false, scatter };
                 outs.extend(compact_gpu(gpu, &a, &Tuning::default()).unwrap());
             }
             let refs: Vec<&GpuTensor> = outs.iter().collect();
@@ -270,6 +278,28 @@ test_gpu_backends! {
                 let y: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[2 * i]);
                 expect("batched", d, |k| d[k] > t, (y[..count].to_vec(), count));
             }
+        }
+    }
+
+    fn direct_scatter_matches_the_contract(gpu) {
+        // The device picks staged scatter when it has the workgroup memory (lavapipe does):
+        // the direct variant must stay correct for devices that do not.
+        let tuning = Tuning::default();
+        for n in SIZES.into_iter().chain([2 * CHUNKED_WINDOW + 77]) {
+            let x = uniform(n, -1.0, 1.0, 70 + n as u64);
+            let m = mask(n, 0.6, n as u64);
+            expect("direct", &x, |i| x[i] > 0.1, compact_on(gpu, &x, None, 0.1, &tuning, Scatter::Direct));
+            expect("direct", &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning, Scatter::Direct));
+            // Unordered with direct scatter: same multiset.
+            let xt = gpu.upload(&x, DType::F32, vec![n]).unwrap();
+            let a = CompactArgs { x: &xt, mask: None, threshold: 0.1, op: CompareOp::Gt, unordered: true, scatter: Scatter::Direct };
+            let out = compact_gpu(gpu, &a, &tuning).unwrap();
+            let count = gpu.read::<u32>(&out[1]).unwrap()[0] as usize;
+            let mut got: Vec<u32> = gpu.read::<f32>(&out[0]).unwrap()[..count].iter().map(|v| v.to_bits()).collect();
+            let mut want: Vec<u32> = x.iter().filter(|&&v| v > 0.1).map(|v| v.to_bits()).collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert!(got == want, "direct unordered n={n}");
         }
     }
 }

@@ -53,13 +53,13 @@ const MODE_REDUCE: u32 = 1;
 const MODE_FROM_STATE: u32 = 2;
 const MODE_UNORDERED: u32 = 3;
 
-/// What a tile program scans and what it writes: an item piece (WGSL defining `T`, `Raw`,
-/// `load_raw`, `item`, `emit` and binding 3) plus its substitutions.
+/// What a tile program scans and what it writes: item pieces (WGSL defining `T`, `Raw`,
+/// `load_raw`, `item`, `emit`, `finish_tile` and binding 3) plus their substitutions.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Items {
     /// Names the program in pipeline keys and labels, e.g. "scan-u32".
     pub key: &'static str,
-    pub source: &'static str,
+    pub pieces: &'static [&'static str],
     /// The scanned type `T`: "u32" or "f32".
     pub elem: &'static str,
     pub substitutions: &'static [(&'static str, &'static str)],
@@ -156,11 +156,13 @@ fn tile_source(items: &Items, subgroups: bool) -> String {
         ("SG_CALL", if subgroups { SG_CALL } else { NO_SG_CALL }),
     ];
     subs.extend_from_slice(items.substitutions);
-    let pieces: Vec<&str> = if subgroups {
-        vec![TILE_SCAN, items.source, TILE_SUBGROUP]
+    let mut pieces = vec![TILE_SCAN];
+    pieces.extend_from_slice(items.pieces);
+    if subgroups {
+        pieces.push(TILE_SUBGROUP);
     } else {
-        vec![TILE_SCAN, items.source, TILE_SHARED, WG_SCAN_SHARED]
-    };
+        pieces.extend_from_slice(&[TILE_SHARED, WG_SCAN_SHARED]);
+    }
     shader_source(&pieces, &subs)
 }
 

@@ -13,10 +13,11 @@ fn item(r: Raw, j: u32) -> vec4<T> {
     return select(vec4<T>(T(0)), bitcast<vec4<T>>(r), lanes_in_range(j));
 }
 
-// incl: in-thread inclusive scan of the vec4; base: sum of everything before it. The exclusive
-// value of lane c is the inclusive value of lane c-1, never incl - x (inexact for f32, and
-// inf - inf would turn a running +inf into NaN).
-fn emit(j: u32, r: Raw, incl: vec4<T>, base: T) {
+// incl: in-thread inclusive scan of the vec4; tile_prefix + in_tile: sum of everything before
+// it. The exclusive value of lane c is the inclusive value of lane c-1, never incl - x (inexact
+// for f32, and inf - inf would turn a running +inf into NaN).
+fn emit(j: u32, r: Raw, incl: vec4<T>, tile_prefix: T, in_tile: T) {
+    let base = tile_prefix + in_tile;
     var v = incl;
     if (params.exclusive != 0u) {
         v = vec4<T>(T(0), incl.x, incl.y, incl.z);
@@ -34,3 +35,5 @@ fn emit(j: u32, r: Raw, incl: vec4<T>, base: T) {
         }
     }
 }
+
+fn finish_tile(tile_prefix: T, tile_total: T, lid: u32) {}

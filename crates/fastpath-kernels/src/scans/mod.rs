@@ -37,9 +37,9 @@ pub(crate) fn kernels() -> Vec<&'static dyn Kernel> {
 
 const ITEMS_SCAN: &str = include_str!("items_scan.wgsl");
 const SCAN_U32: Items =
-    Items { key: "scan-u32", source: ITEMS_SCAN, elem: "u32", substitutions: &[] };
+    Items { key: "scan-u32", pieces: &[ITEMS_SCAN], elem: "u32", substitutions: &[] };
 const SCAN_F32: Items =
-    Items { key: "scan-f32", source: ITEMS_SCAN, elem: "f32", substitutions: &[] };
+    Items { key: "scan-f32", pieces: &[ITEMS_SCAN], elem: "f32", substitutions: &[] };
 
 /// Which prefix sum: `out[i]` sums `x[..i]` (exclusive) or `x[..=i]` (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

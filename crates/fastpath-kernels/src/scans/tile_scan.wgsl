@@ -3,8 +3,11 @@
 // A tile is TILE consecutive elements (256 threads x VEC4_PER_THREAD vec4s). Each workgroup
 // scans one tile locally, learns the sum of every element before its tile ("tile prefix") and
 // hands each vec4 to the kernel's `emit` (scan: write the prefix sums; compaction: scatter the
-// survivors). What is scanned and written comes from the item piece composed after this file:
-// `alias T`, `struct Raw`, `load_raw`, `item`, `emit` and the `out` binding (binding 3).
+// survivors), then calls `finish_tile` once. What is scanned and written comes from the item
+// pieces composed after this file: `alias T`, `struct Raw`, `load_raw`, `item`, `emit`,
+// `finish_tile` and the `out` binding (binding 3). The cross-lane steps (`lanes_of`,
+// `lane_exclusive`, `groups_exclusive`, `workgroup_sum`, `poll`) come from tile_subgroup.wgsl or
+// tile_shared.wgsl.
 //
 // How a tile learns its prefix depends on `params.mode`:
 //   MODE_LOOKBACK  - single pass, chained scan with decoupled look-back and *decoupled
@@ -150,11 +153,12 @@ fn tile_reduce(t: u32, l: Lanes, lid: u32) -> T {
 
 // ---- look-back with decoupled fallback ------------------------------------------------------
 
-// Thread 0 only: poll predecessors from wg_lookback downwards, adding what they published, until
-// an INCLUSIVE value ends the walk (status DONE) or one stays silent for max_spins polls (then
-// the caller reduces that tile itself). Tiles of earlier windows were finished by an earlier
-// dispatch, so they are always ready; the fallback could not read their input anyway.
-fn poll_predecessors() {
+// One thread: poll predecessors from wg_lookback downwards, one per round trip, adding what they
+// published, until an INCLUSIVE value ends the walk (status DONE) or one stays silent for
+// max_spins polls (then the caller reduces that tile itself). Tiles of earlier windows were
+// finished by an earlier dispatch, so they are always ready; the fallback could not read their
+// input anyway. (tile_subgroup.wgsl polls a subgroup-wide window of predecessors instead.)
+fn poll_one_by_one() {
     var p = wg_lookback;
     var acc = wg_prefix;
     var spins = 0u;
@@ -196,9 +200,7 @@ fn look_back(g: u32, tile_total: T, l: Lanes, lid: u32) -> T {
         if (workgroupUniformLoad(&wg_status) == DONE) {
             break;
         }
-        if (lid == 0u) {
-            poll_predecessors();
-        }
+        poll(l, lid);
         if (workgroupUniformLoad(&wg_status) == DONE) {
             break;
         }
@@ -319,11 +321,11 @@ fn tile_scan(
         tile_prefix = workgroupUniformLoad(&wg_prefix);
     }
 
-    let thread_base = tile_prefix + groups.x;
     for (var k = 0u; k < VEC4_PER_THREAD; k = k + 1u) {
         let j = first + k * l.size;
         if (j < count) {
-            emit(j, raw[k], incl[k], thread_base + lane_base[k]);
+            emit(j, raw[k], incl[k], tile_prefix, groups.x + lane_base[k]);
         }
     }
+    finish_tile(tile_prefix, tile_total, lid);
 }

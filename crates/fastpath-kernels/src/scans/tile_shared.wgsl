@@ -19,3 +19,10 @@ fn groups_exclusive(group_total: T, l: Lanes, lid: u32) -> vec2<T> {
 fn workgroup_sum(v: T, l: Lanes, lid: u32) -> T {
     return workgroup_sum_shared(v, lid);
 }
+
+// One thread polls the predecessors.
+fn poll(l: Lanes, lid: u32) {
+    if (lid == 0u) {
+        poll_one_by_one();
+    }
+}
