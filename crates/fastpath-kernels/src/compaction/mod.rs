@@ -5,8 +5,10 @@
 //!
 //! GPU: one pass of the device-wide tile scan ([`crate::scans::engine`]) over keep flags —
 //! predicate or mask evaluated on load, flags scanned in the tile, the tile's output offset
-//! found by decoupled look-back (or reduce-then-scan), survivors scattered from registers. The
-//! count is written by the last tile, so no host round trip happens at all: the caller reads
+//! found by decoupled look-back (or reduce-then-scan), survivors packed in workgroup memory and
+//! written out with coalesced stores (CUB's two-phase scatter; devices with less than 18.4 KiB
+//! of workgroup memory scatter straight from registers instead). The count is written by the
+//! last tile, so no host round trip happens at all: the caller reads
 //! `count` and then `y[0..count)`. COMPACT_IF is therefore already the fused kernel; the
 //! FUSED_SCAN_COMPACT entry adds the unordered mode, where each tile reserves its output block
 //! with one atomic add (blocks in any order, elements inside a block in order) — for chunked
@@ -14,7 +16,7 @@
 //!
 //! CPU: count kept elements per 64 Ki chunk (parallel), prefix the counts, then every chunk
 //! copies its survivors into its own slice of y (parallel), branch-free through a small
-//! stack buffer.
+//! stack buffer. Untouched pages of y past the survivors are never faulted in.
 //!
 //! Predicates: x op threshold with op in gt, ge, lt, le, eq, ne; every comparison with NaN is
 //! false except ne (MAP_COMPARE's rule); -0 == +0; subnormals compare exactly (the GPU compares
@@ -462,7 +464,8 @@ impl Kernel for FusedScanCompact {
     }
 
     fn tolerance(&self) -> &'static str {
-        "ordered: exact and equal to COMPACT_IF; unordered: the same survivors bit for bit and the exact count, output blocks in any order"
+        "ordered: exact and equal to COMPACT_IF; unordered: the same survivors bit for bit and \
+         the exact count, output blocks in any order"
     }
 
     fn wgsl_variants(&self) -> Vec<WgslVariant> {

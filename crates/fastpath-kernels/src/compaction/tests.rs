@@ -105,8 +105,14 @@ test_all_backends! {
             let c = run(b, "COMPACT_IF", &xs(&d), &predicate(0.0, "ge")).unwrap();
             let count = c[1].u32s()[0] as usize;
             assert_eq!(a[1], c[1], "[{}] count", b.label);
-            let bits = |v: &HostArray| v.f32s()[..count].iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a[0]), bits(&c[0]), "[{}] ordered output differs from COMPACT_IF", b.label);
+            let bits =
+                |v: &HostArray| v.f32s()[..count].iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&a[0]),
+                bits(&c[0]),
+                "[{}] ordered output differs from COMPACT_IF",
+                b.label
+            );
         }
     }
 
@@ -125,8 +131,22 @@ test_all_backends! {
 
     fn nan_infinities_zeros_and_subnormals(b) {
         let sub = f32::from_bits(1); // smallest subnormal
-        let x = [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, sub, -sub,
-            f32::MIN_POSITIVE, 1.0, -1.0, f32::MAX, f32::MIN, 0.25];
+        let x = [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            sub,
+            -sub,
+            f32::MIN_POSITIVE,
+            1.0,
+            -1.0,
+            f32::MAX,
+            f32::MIN,
+            0.25,
+        ];
         let thresholds = [0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, sub, 1.0];
         for t in thresholds {
             for op in OPS {
@@ -135,7 +155,9 @@ test_all_backends! {
                 check_unordered(b, &x, t, op);
             }
         }
-        let count = |t: f32, op: &str| run(b, "COMPACT_IF", &xs(&x), &predicate(t, op)).unwrap()[1].u32s()[0];
+        let count = |t: f32, op: &str| {
+            run(b, "COMPACT_IF", &xs(&x), &predicate(t, op)).unwrap()[1].u32s()[0]
+        };
         assert_eq!(count(f32::NAN, "ne"), x.len() as u32, "[{}] ne NaN keeps all", b.label);
         assert_eq!(count(f32::NAN, "eq"), 0, "[{}] eq NaN keeps none", b.label);
         assert_eq!(count(0.0, "eq"), 2, "[{}] -0 == +0", b.label);
@@ -164,16 +186,52 @@ test_all_backends! {
 
     fn rejects_bad_input_with_one_line(b) {
         let x = HostArray::vec_f32(vec![1.0; 10]);
-        check_rejects(b, "COMPACT_MASK", &[x.clone(), HostArray::vec_u32(vec![1; 9])], &[], "n = 9 here but 10");
-        check_rejects(b, "COMPACT_MASK", &[x.clone(), HostArray::vec_f32(vec![1.0; 10])], &[], "input mask: expected u32 [n]");
+        check_rejects(
+            b,
+            "COMPACT_MASK",
+            &[x.clone(), HostArray::vec_u32(vec![1; 9])],
+            &[],
+            "n = 9 here but 10",
+        );
+        check_rejects(
+            b,
+            "COMPACT_MASK",
+            &[x.clone(), HostArray::vec_f32(vec![1.0; 10])],
+            &[],
+            "input mask: expected u32 [n]",
+        );
         check_rejects(b, "COMPACT_MASK", std::slice::from_ref(&x), &[], "takes 2 input array(s)");
-        check_rejects(b, "COMPACT_IF", &[HostArray::vec_u32(vec![1; 10])], &predicate(0.0, "gt"), "expected f32 [n], got u32 [10]");
-        check_rejects(b, "COMPACT_IF", std::slice::from_ref(&x), &[], "needs --param threshold=<f32>");
+        check_rejects(
+            b,
+            "COMPACT_IF",
+            &[HostArray::vec_u32(vec![1; 10])],
+            &predicate(0.0, "gt"),
+            "expected f32 [n], got u32 [10]",
+        );
+        check_rejects(
+            b,
+            "COMPACT_IF",
+            std::slice::from_ref(&x),
+            &[],
+            "needs --param threshold=<f32>",
+        );
         let bad_op = [("threshold", ParamValue::F32(0.0)), ("op", ParamValue::Enum("gte".into()))];
         check_rejects(b, "COMPACT_IF", std::slice::from_ref(&x), &bad_op, "parameter op must be");
         let bad_mode = fused(0.0, "gt", "sorted");
-        check_rejects(b, "FUSED_SCAN_COMPACT", std::slice::from_ref(&x), &bad_mode, "parameter mode must be");
-        check_rejects(b, "FUSED_SCAN_COMPACT", &[HostArray::f32(vec![2, 5], vec![0.0; 10])], &predicate(0.0, "gt"), "expected f32 [n], got f32 [2, 5]");
+        check_rejects(
+            b,
+            "FUSED_SCAN_COMPACT",
+            std::slice::from_ref(&x),
+            &bad_mode,
+            "parameter mode must be",
+        );
+        check_rejects(
+            b,
+            "FUSED_SCAN_COMPACT",
+            &[HostArray::f32(vec![2, 5], vec![0.0; 10])],
+            &predicate(0.0, "gt"),
+            "expected f32 [n], got f32 [2, 5]",
+        );
     }
 
     fn repeated_runs_in_one_process(b) {
@@ -234,14 +292,26 @@ const FALLBACK_SIZES: [usize; 3] = [2 * TILE + 1, 9 * TILE + 17, CHUNKED_WINDOW 
 test_gpu_backends! {
     fn look_back_falls_back_when_predecessors_never_start(gpu) {
         for (max_spins, reverse_tiles) in [(0, true), (0, false)] {
-            let tuning = Tuning { algorithm: Algorithm::DecoupledFallback, max_spins, reverse_tiles };
+            let tuning =
+                Tuning { algorithm: Algorithm::DecoupledFallback, max_spins, reverse_tiles };
             for &n in &FALLBACK_SIZES {
                 let x = uniform(n, -1.0, 1.0, n as u64);
                 let m = mask(n, 0.4, n as u64);
                 for scatter in [Scatter::Direct, Scatter::Staged] {
-                    let label = format!("fallback spins={max_spins} reverse={reverse_tiles} {scatter:?}");
-                    expect(&label, &x, |i| x[i] > 0.5, compact_on(gpu, &x, None, 0.5, &tuning, scatter));
-                    expect(&label, &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning, scatter));
+                    let label =
+                        format!("fallback spins={max_spins} reverse={reverse_tiles} {scatter:?}");
+                    expect(
+                        &label,
+                        &x,
+                        |i| x[i] > 0.5,
+                        compact_on(gpu, &x, None, 0.5, &tuning, scatter),
+                    );
+                    expect(
+                        &label,
+                        &x,
+                        |i| m[i] != 0,
+                        compact_on(gpu, &x, Some(&m), 0.0, &tuning, scatter),
+                    );
                 }
             }
         }
@@ -254,21 +324,40 @@ test_gpu_backends! {
             let m = mask(n, 0.3, n as u64);
             for scatter in [Scatter::Direct, Scatter::Staged] {
                 let label = format!("reduce-then-scan {scatter:?}");
-                expect(&label, &x, |i| x[i] > -0.2, compact_on(gpu, &x, None, -0.2, &tuning, scatter));
-                expect(&label, &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning, scatter));
+                expect(
+                    &label,
+                    &x,
+                    |i| x[i] > -0.2,
+                    compact_on(gpu, &x, None, -0.2, &tuning, scatter),
+                );
+                expect(
+                    &label,
+                    &x,
+                    |i| m[i] != 0,
+                    compact_on(gpu, &x, Some(&m), 0.0, &tuning, scatter),
+                );
             }
         }
     }
 
     fn many_compactions_in_one_batch(gpu) {
-        let inputs: Vec<Vec<f32>> = (0..3).map(|s| uniform(60_000 + s * 5000, -1.0, 1.0, 90 + s as u64)).collect();
+        let inputs: Vec<Vec<f32>> =
+            (0..3).map(|s| uniform(60_000 + s * 5000, -1.0, 1.0, 90 + s as u64)).collect();
         for round in 0..2 {
             let t = 0.3 * round as f32;
             let mut outs: Vec<GpuTensor> = Vec::new();
-            let uploaded: Vec<GpuTensor> = inputs.iter().map(|d| gpu.upload(d, DType::F32, vec![d.len()]).unwrap()).collect();
+            let uploaded: Vec<GpuTensor> =
+                inputs.iter().map(|d| gpu.upload(d, DType::F32, vec![d.len()]).unwrap()).collect();
             for x in &uploaded {
                 let scatter = if round == 0 { Scatter::Direct } else { Scatter::Staged };
-                let a = CompactArgs { x, mask: None, threshold: t, op: CompareOp::Gt, unordered: false, scatter };
+                let a = CompactArgs {
+                    x,
+                    mask: None,
+                    threshold: t,
+                    op: CompareOp::Gt,
+                    unordered: false,
+                    scatter,
+                };
                 outs.extend(compact_gpu(gpu, &a, &Tuning::default()).unwrap());
             }
             let refs: Vec<&GpuTensor> = outs.iter().collect();
@@ -288,14 +377,32 @@ test_gpu_backends! {
         for n in SIZES.into_iter().chain([2 * CHUNKED_WINDOW + 77]) {
             let x = uniform(n, -1.0, 1.0, 70 + n as u64);
             let m = mask(n, 0.6, n as u64);
-            expect("direct", &x, |i| x[i] > 0.1, compact_on(gpu, &x, None, 0.1, &tuning, Scatter::Direct));
-            expect("direct", &x, |i| m[i] != 0, compact_on(gpu, &x, Some(&m), 0.0, &tuning, Scatter::Direct));
+            expect(
+                "direct",
+                &x,
+                |i| x[i] > 0.1,
+                compact_on(gpu, &x, None, 0.1, &tuning, Scatter::Direct),
+            );
+            expect(
+                "direct",
+                &x,
+                |i| m[i] != 0,
+                compact_on(gpu, &x, Some(&m), 0.0, &tuning, Scatter::Direct),
+            );
             // Unordered with direct scatter: same multiset.
             let xt = gpu.upload(&x, DType::F32, vec![n]).unwrap();
-            let a = CompactArgs { x: &xt, mask: None, threshold: 0.1, op: CompareOp::Gt, unordered: true, scatter: Scatter::Direct };
+            let a = CompactArgs {
+                x: &xt,
+                mask: None,
+                threshold: 0.1,
+                op: CompareOp::Gt,
+                unordered: true,
+                scatter: Scatter::Direct,
+            };
             let out = compact_gpu(gpu, &a, &tuning).unwrap();
             let count = gpu.read::<u32>(&out[1]).unwrap()[0] as usize;
-            let mut got: Vec<u32> = gpu.read::<f32>(&out[0]).unwrap()[..count].iter().map(|v| v.to_bits()).collect();
+            let mut got: Vec<u32> =
+                gpu.read::<f32>(&out[0]).unwrap()[..count].iter().map(|v| v.to_bits()).collect();
             let mut want: Vec<u32> = x.iter().filter(|&&v| v > 0.1).map(|v| v.to_bits()).collect();
             got.sort_unstable();
             want.sort_unstable();

@@ -5,8 +5,10 @@
 //! kernel's item piece (`items_*.wgsl`), which writes prefix sums or scatters survivors. See
 //! `tile_scan.wgsl` for the protocol. Two ways to get the tile prefixes:
 //!
-//! * **Decoupled fallback** (default): one pass, 2 dispatches (clear the look-back state, scan),
-//!   8 bytes moved per u32 element. A tile that waits too long on a predecessor reduces that
+//! * **Decoupled fallback** (default): one pass, 2 dispatches (clear the look-back state, scan;
+//!   1 for a single tile), 8 bytes moved per u32 element. With subgroups, one subgroup polls a
+//!   window of predecessors per memory round trip (CUB's warp-wide look-back); without, one
+//!   thread polls them one by one. A tile that waits too long on a predecessor reduces that
 //!   predecessor's input itself, so nothing depends on forward progress between workgroups.
 //! * **Reduce-then-scan**: tile sums, one-workgroup spine scan, then the scan proper; 3
 //!   dispatches and 12 bytes per element, no inter-workgroup waiting of any kind. Kept as the

@@ -100,8 +100,16 @@ test_all_backends! {
 
     fn tile_and_window_boundaries(b) {
         // Tile edges, and window edges on the chunked backend.
-        let edges = [TILE - 1, TILE, TILE + 1, 2 * TILE, CHUNKED_WINDOW - 1, CHUNKED_WINDOW,
-            CHUNKED_WINDOW + 1, CHUNKED_WINDOW + TILE];
+        let edges = [
+            TILE - 1,
+            TILE,
+            TILE + 1,
+            2 * TILE,
+            CHUNKED_WINDOW - 1,
+            CHUNKED_WINDOW,
+            CHUNKED_WINDOW + 1,
+            CHUNKED_WINDOW + TILE,
+        ];
         for (seed, n) in edges.into_iter().enumerate() {
             both_scans(b, uniform_u32(n, 700 + seed as u64));
         }
@@ -128,12 +136,30 @@ test_all_backends! {
     }
 
     fn rejects_bad_input_with_one_line(b) {
-        check_rejects(b, "SCAN_EXCLUSIVE", &[HostArray::vec_f32(vec![1.0, 2.0])], &[], "expected u32 [n], got f32 [2]");
-        check_rejects(b, "SCAN_INCLUSIVE", &[HostArray::u32(vec![2, 2], vec![1; 4])], &[], "expected u32 [n], got u32 [2, 2]");
+        check_rejects(
+            b,
+            "SCAN_EXCLUSIVE",
+            &[HostArray::vec_f32(vec![1.0, 2.0])],
+            &[],
+            "expected u32 [n], got f32 [2]",
+        );
+        check_rejects(
+            b,
+            "SCAN_INCLUSIVE",
+            &[HostArray::u32(vec![2, 2], vec![1; 4])],
+            &[],
+            "expected u32 [n], got u32 [2, 2]",
+        );
         let two = [HostArray::vec_u32(vec![1]), HostArray::vec_u32(vec![1])];
         check_rejects(b, "SCAN_INCLUSIVE", &two, &[], "takes 1 input array(s)");
         let p = [("op", crate::params::ParamValue::Enum("gt".into()))];
-        check_rejects(b, "SCAN_EXCLUSIVE", &[HostArray::vec_u32(vec![1])], &p, "takes no parameters");
+        check_rejects(
+            b,
+            "SCAN_EXCLUSIVE",
+            &[HostArray::vec_u32(vec![1])],
+            &p,
+            "takes no parameters",
+        );
     }
 
     fn repeated_runs_in_one_process(b) {
@@ -252,7 +278,8 @@ test_gpu_backends! {
         // Tiles handed out last-first: every predecessor is still waiting to start, as on a
         // GPU that does not schedule them while we spin. Zero spins: fall back at once.
         for (max_spins, reverse_tiles) in [(0, true), (1, true), (0, false)] {
-            let tuning = Tuning { algorithm: Algorithm::DecoupledFallback, max_spins, reverse_tiles };
+            let tuning =
+                Tuning { algorithm: Algorithm::DecoupledFallback, max_spins, reverse_tiles };
             for (seed, &n) in FALLBACK_SIZES.iter().enumerate() {
                 let data = uniform_u32(n, 1000 + seed as u64);
                 for kind in [ScanKind::Exclusive, ScanKind::Inclusive] {
@@ -276,7 +303,12 @@ test_gpu_backends! {
             }
         }
         let data = vec![u32::MAX; CHUNKED_WINDOW + 5];
-        expect_u32("reduce-then-scan", &data, run_u32(gpu, &data, ScanKind::Inclusive, &tuning), ScanKind::Inclusive);
+        expect_u32(
+            "reduce-then-scan",
+            &data,
+            run_u32(gpu, &data, ScanKind::Inclusive, &tuning),
+            ScanKind::Inclusive,
+        );
         for n in [5, 9 * TILE + 1, (1 << 20) + 7] {
             let x = uniform(n, -1.0, 1.0, n as u64);
             let t = gpu.upload(&x, DType::F32, vec![n]).unwrap();
@@ -290,9 +322,11 @@ test_gpu_backends! {
     fn many_scans_in_one_batch(gpu) {
         // Several scans recorded before anything is read: each clears its own look-back state
         // inside the batch; a scan of a scan depends on the first (wgpu orders them).
-        let inputs: Vec<Vec<u32>> = (0..3).map(|s| uniform_u32(50_000 + s * 4096, 1200 + s as u64)).collect();
+        let inputs: Vec<Vec<u32>> =
+            (0..3).map(|s| uniform_u32(50_000 + s * 4096, 1200 + s as u64)).collect();
         for _round in 0..2 {
-            let uploaded: Vec<GpuTensor> = inputs.iter().map(|d| gpu.upload(d, DType::U32, vec![d.len()]).unwrap()).collect();
+            let uploaded: Vec<GpuTensor> =
+                inputs.iter().map(|d| gpu.upload(d, DType::U32, vec![d.len()]).unwrap()).collect();
             let mut outs = Vec::new();
             for t in &uploaded {
                 outs.push(exclusive_scan_u32(gpu, t).unwrap());
@@ -302,13 +336,23 @@ test_gpu_backends! {
             let refs: Vec<&GpuTensor> = outs.iter().chain(std::iter::once(&twice)).collect();
             let bytes = gpu.read_many(&refs).unwrap();
             for (i, d) in inputs.iter().enumerate() {
-                for (k, kind) in [ScanKind::Exclusive, ScanKind::Inclusive].into_iter().enumerate() {
-                    let got: Vec<u64> = bytemuck::pod_collect_to_vec::<u8, u32>(&bytes[2 * i + k]).into_iter().map(u64::from).collect();
+                for (k, kind) in [ScanKind::Exclusive, ScanKind::Inclusive].into_iter().enumerate()
+                {
+                    let got: Vec<u64> = bytemuck::pod_collect_to_vec::<u8, u32>(&bytes[2 * i + k])
+                        .into_iter()
+                        .map(u64::from)
+                        .collect();
                     assert_eq!(got, reference_u32(d, kind), "input {i} {kind:?}");
                 }
             }
-            let first: Vec<u32> = reference_u32(&inputs[0], ScanKind::Exclusive).into_iter().map(|v| v as u32).collect();
-            let got: Vec<u64> = bytemuck::pod_collect_to_vec::<u8, u32>(&bytes[6]).into_iter().map(u64::from).collect();
+            let first: Vec<u32> = reference_u32(&inputs[0], ScanKind::Exclusive)
+                .into_iter()
+                .map(|v| v as u32)
+                .collect();
+            let got: Vec<u64> = bytemuck::pod_collect_to_vec::<u8, u32>(&bytes[6])
+                .into_iter()
+                .map(u64::from)
+                .collect();
             assert_eq!(got, reference_u32(&first, ScanKind::Exclusive), "scan of a scan");
         }
     }
@@ -319,7 +363,8 @@ test_gpu_backends! {
         let out = gpu.upload(&vec![7u32; 6000], DType::U32, vec![6000]).unwrap();
         let total = scan_into(gpu, &x, &out, ScanKind::Inclusive, &Tuning::default()).unwrap();
         let got: Vec<u32> = gpu.read(&out).unwrap();
-        let want: Vec<u32> = reference_u32(&data, ScanKind::Inclusive).into_iter().map(|v| v as u32).collect();
+        let want: Vec<u32> =
+            reference_u32(&data, ScanKind::Inclusive).into_iter().map(|v| v as u32).collect();
         assert_eq!(&got[..5001], want.as_slice());
         assert!(got[5001..].iter().all(|&v| v == 7), "scan_into wrote past the input's length");
         assert_eq!(gpu.read::<u32>(&total).unwrap(), vec![want[5000]]);
