@@ -313,9 +313,11 @@ pub(crate) fn run(
     // Packed outputs of a single window are bound whole; chunked ones window by window.
     let dest = |d: usize| if packed && windows.len() > 1 { Some(d) } else { None };
 
-    // Unordered compaction of one window: blocks reserve their slots with an atomic on the total.
+    // Unordered compaction of one window: blocks reserve their slots with an atomic on the total
+    // (one tile is ordered anyway, and the ordered path needs no clearing dispatch).
     if let Output::Packed { unordered: true, .. } = args.output
         && windows.len() == 1
+        && total_tiles > 1
     {
         fill_u32(gpu, args.total, 0)?;
         let unused_state = gpu.empty(DType::U32, vec![1])?;

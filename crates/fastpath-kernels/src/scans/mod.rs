@@ -4,14 +4,17 @@
 //!
 //! GPU: the device-wide tile scan of [`engine`] — single pass with decoupled look-back and
 //! decoupled fallback (no reliance on forward progress between workgroups), or
-//! reduce-then-scan; windows for inputs beyond one storage binding. CPU: rayon over 64 Ki
-//! chunks claimed in order, each summed from memory and scanned from cache once its
-//! predecessor's running total is published (one read and one write per element).
+//! reduce-then-scan; windows for inputs beyond one storage binding. CPU: the same idea on
+//! rayon threads — 32 Ki-element chunks claimed in order, each summed from memory, then
+//! scanned from cache once the running total before it is known (published by the
+//! predecessor, or summed by this thread if the predecessor's thread is descheduled): one
+//! memory read and one write per element, like a sequential loop, spread over all cores.
 //!
 //! Other kernels (compaction, radix sort) use the crate-internal API: [`exclusive_scan_u32`],
 //! [`inclusive_scan_u32`], [`scan`] (u32 or f32, with the total), [`scan_into`], and the CPU
-//! functions [`scan_u32_cpu`] / [`scan_f32_cpu`]. Each records into the open batch and reads
-//! nothing back.
+//! functions [`scan_u32_cpu`] / [`scan_f32_cpu`]. The GPU functions record into the open batch
+//! and read nothing back. `engine` itself is reusable by any kernel that needs a device-wide
+//! scan fused with its own load and store (see `compaction`).
 //!
 //! f32 sums accumulate in f32 on the GPU (in-thread, subgroup and workgroup trees, then the
 //! chain of tile prefixes) and in f64 on the CPU; both stay within 1e-5 of the sum of |x| up to
