@@ -417,3 +417,41 @@ fn cpu_timings_at_2_24() {
     eprintln!("COMPACT_IF gt 0.25    {:.1}", kernel("COMPACT_IF", vec![&xf], gt()));
     eprintln!("COMPACT_MASK 50%      {:.1}", kernel("COMPACT_MASK", vec![&xf, &m], vec![]));
 }
+
+/// One input above the device's real binding limit (lavapipe: 128 MiB, i.e. 2^25 u32), on
+/// the default GPU backend: a scan and a compaction across two real windows. Checked on the
+/// fly (no reference arrays) to stay cheap.
+#[test]
+fn real_binding_limit_is_crossed() {
+    let gpu = gpu_of(&TestBackend::gpu()).unwrap();
+    let per_window = (gpu.max_binding_bytes() / 4) as usize;
+    if per_window > 1 << 26 {
+        return; // a device with huge bindings: covered by the 1 MiB-binding backend
+    }
+    let n = per_window + 3 * TILE + 5;
+    let data: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+    let x = gpu.upload(&data, DType::U32, vec![n]).unwrap();
+    let out = exclusive_scan_u32(&gpu, &x).unwrap();
+    let got: Vec<u32> = gpu.read(&out).unwrap();
+    // Back to the pool, so the compaction below reuses these buffers instead of adding more.
+    drop((x, out));
+    let mut acc = 0u32;
+    for (i, (&g, &v)) in got.iter().zip(&data).enumerate() {
+        assert_eq!(g, acc, "exclusive scan at {i} of {n}");
+        acc = acc.wrapping_add(v);
+    }
+    drop(got);
+    // The same words as f32 (NaNs included), compacted by x > 0: survivors of the second window
+    // rank into the first.
+    let xt = gpu.upload(&data, DType::F32, vec![n]).unwrap();
+    let k = crate::registry::kernel("COMPACT_IF").unwrap();
+    let p = Params::with(k.spec(), &[("threshold", crate::params::ParamValue::F32(0.0))]).unwrap();
+    let outs = k.gpu(&gpu, &[&xt], &p).unwrap();
+    let count = gpu.read::<u32>(&outs[1]).unwrap()[0] as usize;
+    let y: Vec<u32> = gpu.read(&outs[0]).unwrap();
+    let mut kept = data.iter().copied().filter(|&v| f32::from_bits(v) > 0.0);
+    for (i, &v) in y[..count].iter().enumerate() {
+        assert_eq!(Some(v), kept.next(), "compaction slot {i}");
+    }
+    assert_eq!(kept.next(), None, "compaction count {count} too small");
+}
