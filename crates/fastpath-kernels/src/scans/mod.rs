@@ -19,7 +19,9 @@
 //! f32 sums accumulate in f32 on the GPU (in-thread, subgroup and workgroup trees, then the
 //! chain of tile prefixes) and in f64 on the CPU; both stay within 1e-5 of the sum of |x| up to
 //! each position on inputs whose partial sums stay finite. NaN and infinities propagate as in
-//! a sequential sum (+inf then -inf gives NaN from there on).
+//! a sequential sum (+inf then -inf gives NaN from there on). GPU f32 results may differ in
+//! the last bits from run to run: a look-back that falls back sums the silent tile in another
+//! order than its owner does. u32 results are exact whatever path a tile takes.
 
 pub(crate) mod engine;
 #[cfg(test)]
