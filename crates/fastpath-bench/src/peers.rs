@@ -129,8 +129,18 @@ pub fn run_harness(
     dir: &Path,
     progress: &mut dyn Progress,
 ) -> Result<PeerRun, String> {
-    let script = match std::env::var_os(SCRIPT_ENV) {
-        Some(path) => PathBuf::from(path),
+    run_harness_script(plan, dir, std::env::var_os(SCRIPT_ENV).map(PathBuf::from), progress)
+}
+
+/// [`run_harness`] with an explicit harness file (`None`: the embedded copy).
+pub fn run_harness_script(
+    plan: &Plan,
+    dir: &Path,
+    script: Option<PathBuf>,
+    progress: &mut dyn Progress,
+) -> Result<PeerRun, String> {
+    let script = match script {
+        Some(path) => path,
         None => {
             let path = dir.join("fastpath_peers.py");
             std::fs::write(&path, PEERS_SCRIPT)

@@ -740,10 +740,12 @@ fn check_cases(
 }
 
 /// Runs only the mapping check (no timing) for `peers`: each mapped peer op once on a small
-/// input, compared with fastpath's CPU result. Used by the tests.
+/// input, compared with fastpath's CPU result. `script` replaces the embedded harness (tests
+/// use it to prove a wrong mapping is caught).
 pub fn check_peer_mapping(
     kernels: &[&'static dyn Kernel],
     peers: &[String],
+    script: Option<PathBuf>,
 ) -> Result<peers::PeerRun, String> {
     let dir = ScratchDir::new()?;
     let cases = check_cases(kernels, &dir.0, 0)?;
@@ -759,7 +761,7 @@ pub fn check_peer_mapping(
         },
         cases,
     };
-    peers::run_harness(&plan, &dir.0, &mut Silent)
+    peers::run_harness_script(&plan, &dir.0, script, &mut Silent)
 }
 
 /// Scores `auto` (the profile when it applies, else the rule) and the rule alone on the
