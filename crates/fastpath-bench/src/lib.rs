@@ -40,6 +40,7 @@ pub mod report;
 pub mod run;
 
 pub use profile::{
-    Backend, Basis, Choice, GpuClass, MachineProfile, choose_backend, decide, default_profile_path,
-    estimate_seconds, load_profile, rule_backend,
+    Backend, Basis, Choice, GpuClass, MachineProfile, choose_backend, choose_backend_for_host_data,
+    decide, default_profile_path, estimate_host_call_seconds, estimate_seconds, load_profile,
+    rule_backend,
 };

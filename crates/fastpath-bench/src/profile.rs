@@ -319,7 +319,51 @@ pub fn choose_backend(profile: &MachineProfile, kernel_id: &str, n: u64) -> Opti
     }
 }
 
-/// The documented fallback without a profile (see [`RULE_GPU_MIN_ELEMENTS`]).
+/// Estimated seconds for one call whose data starts and ends on the host: the resident-data
+/// estimate plus, on the GPU, `bytes_in` uploaded and `bytes_out` read back over the measured
+/// link. `None` when the profile lacks the kernel, the backend or (for the GPU) the link.
+pub fn estimate_host_call_seconds(
+    profile: &MachineProfile,
+    kernel_id: &str,
+    n: u64,
+    backend: Backend,
+    bytes_in: u64,
+    bytes_out: u64,
+) -> Option<f64> {
+    let compute = estimate_seconds(profile, kernel_id, n, backend)?;
+    match backend {
+        Backend::Cpu => Some(compute),
+        Backend::Gpu => Some(
+            compute
+                + profile.transfer_seconds(bytes_in, true)?
+                + profile.transfer_seconds(bytes_out, false)?,
+        ),
+    }
+}
+
+/// [`choose_backend`] for a call on host data (`run-kernel` on .npy files): the GPU must win
+/// including its uploads and read-backs.
+pub fn choose_backend_for_host_data(
+    profile: &MachineProfile,
+    kernel_id: &str,
+    n: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+) -> Option<Backend> {
+    let cpu = estimate_host_call_seconds(profile, kernel_id, n, Backend::Cpu, bytes_in, bytes_out);
+    let gpu = estimate_host_call_seconds(profile, kernel_id, n, Backend::Gpu, bytes_in, bytes_out);
+    match (cpu, gpu) {
+        (Some(c), Some(g)) => Some(if g < c { Backend::Gpu } else { Backend::Cpu }),
+        (Some(_), None) => Some(Backend::Cpu),
+        (None, Some(_)) => Some(Backend::Gpu),
+        (None, None) => None,
+    }
+}
+
+/// The documented fallback without a profile (see [`RULE_GPU_MIN_ELEMENTS`]), for data already
+/// where it runs. It is the façade's `auto_backend` rule without its host-data clause (a
+/// memory-bound kernel on host data stays on the CPU of a discrete-GPU machine), which needs the
+/// kernel's contract; the benchmark's `--regret` scores it on device-resident timings.
 pub fn rule_backend(gpu: GpuClass, n: u64) -> Backend {
     if gpu == GpuClass::Hardware && n >= RULE_GPU_MIN_ELEMENTS {
         Backend::Gpu
@@ -569,6 +613,22 @@ mod tests {
         let c = decide(None, "REDUCE_SUM", 1 << 22, GpuClass::Software, None);
         assert_eq!((c.backend, c.basis), (Backend::Cpu, Basis::Rule));
         assert!(c.reason.contains("no calibrated profile"), "{}", c.reason);
+    }
+
+    #[test]
+    fn host_data_pays_for_the_link() {
+        let p = profile();
+        // At 2^22: CPU 4.1 ms, GPU 0.5 ms resident; 16 MiB up at 20 GB/s adds ~0.84 ms.
+        let n = 1u64 << 22;
+        let up = n * 4;
+        let t = estimate_host_call_seconds(&p, "REDUCE_SUM", n, Backend::Gpu, up, 4).unwrap();
+        assert!((t - (500e-6 + up as f64 / 20e9 + 4.0 / 10e9)).abs() < 1e-12, "{t}");
+        assert_eq!(choose_backend_for_host_data(&p, "REDUCE_SUM", n, up, 4), Some(Backend::Gpu));
+        // At 2^18 the resident GPU wins (120 µs vs 256 µs), but not after a 4 MiB upload
+        // (+210 µs at 20 GB/s).
+        let n = 1u64 << 18;
+        assert_eq!(choose_backend(&p, "REDUCE_SUM", n), Some(Backend::Gpu));
+        assert_eq!(choose_backend_for_host_data(&p, "REDUCE_SUM", n, n * 16, 4), Some(Backend::Cpu));
     }
 
     #[test]
