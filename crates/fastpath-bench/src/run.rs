@@ -232,7 +232,8 @@ struct SizeCache {
 }
 
 impl SizeCache {
-    fn host_copies(&mut self, plan: &CasePlan, i: usize, copies: usize) -> &[HostArray] {
+    /// Makes sure `copies` host copies of input `i` exist (generating the first one).
+    fn ensure_host(&mut self, plan: &CasePlan, i: usize, copies: usize) {
         let v = self.host.entry(plan.input_key(i)).or_default();
         if v.is_empty() {
             let (g, shape) = &plan.inputs[i];
@@ -242,7 +243,11 @@ impl SizeCache {
             let copy = v[0].clone();
             v.push(copy);
         }
-        &v[..copies]
+    }
+
+    /// The host copies of input `i` ([`SizeCache::ensure_host`] first).
+    fn host(&self, plan: &CasePlan, i: usize) -> &[HostArray] {
+        &self.host[&plan.input_key(i)]
     }
 
     fn device_copies(
@@ -252,8 +257,9 @@ impl SizeCache {
         i: usize,
         copies: usize,
     ) -> Result<Vec<GpuTensor>, String> {
+        self.ensure_host(plan, i, 1);
         let key = plan.input_key(i);
-        let original = self.host_copies(plan, i, 1)[0].clone();
+        let original = &self.host[&key][0];
         let v = self.device.entry(key).or_default();
         while v.len() < copies {
             v.push(
@@ -270,7 +276,8 @@ impl SizeCache {
             return Ok(p.clone());
         }
         let path = dir.join(format!("{key}.npy"));
-        npy::write(&path, &self.host_copies(plan, i, 1)[0])?;
+        self.ensure_host(plan, i, 1);
+        npy::write(&path, &self.host(plan, i)[0])?;
         self.files.insert(key, path.clone());
         Ok(path)
     }
@@ -408,16 +415,20 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
                     continue;
                 }
             };
-            let originals: Vec<HostArray> =
-                (0..plan.inputs.len()).map(|i| cache.host_copies(&plan, i, 1)[0].clone()).collect();
-            let metas: Vec<ArgMeta> = originals.iter().map(HostArray::meta).collect();
-            drop(originals);
+            // Host copies for rotation are only needed when the CPU is measured; the GPU
+            // uploads its own copies of the first.
+            let rotation = rotation_count(plan.input_bytes());
+            let host_copies = if config.cpu { rotation } else { 1 };
+            for i in 0..plan.inputs.len() {
+                cache.ensure_host(&plan, i, host_copies);
+            }
+            let metas: Vec<ArgMeta> =
+                (0..plan.inputs.len()).map(|i| cache.host(&plan, i)[0].meta()).collect();
             if let Err(e) = validate(kernel, &metas, &plan.params) {
                 skip_all(e.to_string(), &mut skipped, progress);
                 continue;
             }
             let cost = kernel.cost(&metas, &plan.params);
-            let rotation = rotation_count(plan.input_bytes());
             if let Some(dir) = &scratch {
                 let files = (0..plan.inputs.len())
                     .map(|i| cache.npy_file(&dir.0, &plan, i).map(|p| p.display().to_string()))
@@ -436,11 +447,9 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
             }
             if config.cpu {
                 progress.begin(&label(Backend::Cpu));
-                let copies: Vec<Vec<HostArray>> = (0..plan.inputs.len())
-                    .map(|i| cache.host_copies(&plan, i, rotation).to_vec())
+                let sets: Vec<Vec<&HostArray>> = (0..rotation)
+                    .map(|r| (0..plan.inputs.len()).map(|i| &cache.host(&plan, i)[r]).collect())
                     .collect();
-                let sets: Vec<Vec<&HostArray>> =
-                    (0..rotation).map(|r| copies.iter().map(|c| &c[r]).collect()).collect();
                 match time_cpu(kernel, &sets, &plan.params, &policy) {
                     Ok(m) => rows.push(make_row(
                         kernel,
