@@ -42,12 +42,17 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max
   --format=csv > "$OUT/nvidia-smi.txt" 2>&1 || true
 
 if ls .whl/*.whl >/dev/null 2>&1; then
+  # Every carried wheel, offline, into a venv that still sees the system's torch and cupy;
+  # where venv is unavailable, into a folder on PYTHONPATH.
   VENV=/tmp/fastpath-peers-venv
   if "$PY" -m venv --system-site-packages "$VENV" >/dev/null 2>&1 \
-     && "$VENV/bin/pip" install --quiet --no-index --find-links .whl mlx >"$OUT/mlx-install.txt" 2>&1; then
+     && "$VENV/bin/pip" install --quiet --no-index --find-links .whl .whl/*.whl >"$OUT/mlx-install.txt" 2>&1; then
     PY="$VENV/bin/python"
+  elif "$PY" -m pip install --quiet --no-index --find-links .whl --target /tmp/fastpath-mlx .whl/*.whl \
+       >>"$OUT/mlx-install.txt" 2>&1; then
+    export PYTHONPATH="/tmp/fastpath-mlx${PYTHONPATH:+:$PYTHONPATH}"
   else
-    echo "warning: MLX wheels in .whl/ did not install (see $OUT/mlx-install.txt); mlx will be missing" >&2
+    echo "warning: the wheels in .whl/ did not install (see $OUT/mlx-install.txt); mlx will be missing" >&2
   fi
 fi
 export FASTPATH_PYTHON="$PY"

@@ -848,3 +848,76 @@ pub fn chain_line(chain: &ChainResult, backend: Backend) -> String {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastpath_gpu::GpuError;
+    use fastpath_kernels::{Expected, KernelError, Params, WgslVariant};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Stands in for an in-place kernel (SORT_BITONIC's contract: output `x` in place of input
+    /// `x`): its GPU implementation overwrites the input with zeros.
+    struct Overwrites;
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    impl Kernel for Overwrites {
+        fn id(&self) -> &'static str {
+            "SORT_BITONIC"
+        }
+        fn cost(&self, args: &[ArgMeta], _: &Params) -> Cost {
+            Cost::per_element(args[0].len(), 4.0, 4.0, 1.0)
+        }
+        fn cpu(&self, inputs: &[&HostArray], _: &Params) -> Result<Vec<HostArray>, KernelError> {
+            Ok(vec![inputs[0].clone()])
+        }
+        fn gpu(
+            &self,
+            gpu: &Gpu,
+            inputs: &[&GpuTensor],
+            _: &Params,
+        ) -> Result<Vec<GpuTensor>, KernelError> {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            let zeros = gpu.upload(
+                &vec![0.0f32; inputs[0].len()],
+                fastpath_gpu::DType::F32,
+                inputs[0].shape().to_vec(),
+            )?;
+            gpu.copy(&zeros, inputs[0])?;
+            Ok(vec![inputs[0].clone()])
+        }
+        fn reference(&self, _: &[&HostArray], _: &Params) -> Vec<Expected> {
+            Vec::new()
+        }
+        fn tolerance(&self) -> &'static str {
+            "exact"
+        }
+        fn wgsl_variants(&self) -> Vec<WgslVariant> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn inputs_overwritten_in_place_are_restored_and_the_shared_copy_survives() {
+        let gpu = match open_gpu(None) {
+            Ok(g) => g,
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "no GPU in CI: {e}");
+                return;
+            }
+        };
+        let plan = CasePlan::new(Overwrites.spec(), 4096).unwrap();
+        let mut cache = SizeCache::default();
+        let policy = TimingPolicy::QUICK.with_exact_reps(4);
+        let before = CALLS.load(Ordering::SeqCst);
+        let m = measure_gpu_case(&gpu, &Overwrites, &plan, &mut cache, 2, &policy).unwrap();
+        assert!(CALLS.load(Ordering::SeqCst) - before >= 4);
+        assert_eq!(m.rotation, 2);
+        // The copies other kernels read were never handed to the overwriting kernel.
+        let original: Vec<f32> = cache.host(&plan, 0)[0].f32s().to_vec();
+        for t in &cache.device[&plan.input_key(0)] {
+            let back: Vec<f32> = gpu.read(t).map_err(|e: GpuError| e.to_string()).unwrap();
+            assert_eq!(back, original);
+        }
+    }
+}
