@@ -260,3 +260,32 @@ fn bad_input_is_one_line_and_leaves_no_file() {
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(leftovers.iter().all(|p| p.is_dir()), "{leftovers:?}");
 }
+
+#[test]
+fn peers_without_python_are_listed_as_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fastpath"))
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--kernels",
+            "REDUCE_SUM",
+            "--sizes",
+            "2^10",
+            "--reps",
+            "1",
+        ])
+        .args(["--compare", "numpy,mlx", "--json"])
+        .env("FASTPATH_PYTHON", "/nonexistent/python3")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing = report["peers"]["missing"].as_array().unwrap();
+    let names: Vec<&str> = missing.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["numpy", "mlx"]);
+    assert!(missing[0]["reason"].as_str().unwrap().contains("FASTPATH_PYTHON"), "{missing:?}");
+    // The rows are still measured, with no peer columns.
+    assert_eq!(report["rows"].as_array().unwrap().len(), 1);
+    assert!(stderr(&out).contains("warning: cannot run /nonexistent/python3"));
+}
