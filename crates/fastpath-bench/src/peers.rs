@@ -121,22 +121,61 @@ pub struct CaseResult {
     pub message: Option<String>,
 }
 
-/// Writes the plan into `dir`, runs the harness and reads its results. Progress lines
-/// (`PROGRESS done total label`) move the progress bar. Errors are one line (a missing
-/// interpreter, the harness's last error line).
-pub fn run_harness(
-    plan: &Plan,
-    dir: &Path,
-    progress: &mut dyn Progress,
-) -> Result<PeerRun, String> {
-    run_harness_script(plan, dir, std::env::var_os(SCRIPT_ENV).map(PathBuf::from), progress)
-}
-
-/// [`run_harness`] with an explicit harness file (`None`: the embedded copy).
-pub fn run_harness_script(
+/// Runs the harness once per library of the plan, each in its own Python process, and merges
+/// the results. Separate processes keep the libraries' thread pools (PyTorch's OpenMP, MLX's
+/// workers, numpy's BLAS threads) from competing inside one process on a small machine, and
+/// one library's crash or import side effects from touching the others. A library whose
+/// process fails is reported missing with the reason. `script` replaces the embedded harness
+/// (`None`: `$FASTPATH_PEERS_SCRIPT`, else the embedded copy).
+pub fn run_each_library(
     plan: &Plan,
     dir: &Path,
     script: Option<PathBuf>,
+    progress: &mut dyn Progress,
+) -> PeerRun {
+    let script = script.or_else(|| std::env::var_os(SCRIPT_ENV).map(PathBuf::from));
+    let mut merged = PeerRun {
+        python: String::new(),
+        peers: Vec::new(),
+        missing: Vec::new(),
+        calls: BTreeMap::new(),
+        results: Vec::new(),
+    };
+    let mut noted: Vec<String> = Vec::new();
+    for library in &plan.peers {
+        let single = Plan { peers: vec![library.clone()], ..plan.clone() };
+        match run_harness(&single, dir, script.clone(), library, progress) {
+            Ok(run) => {
+                if merged.python.is_empty() {
+                    merged.python = run.python;
+                }
+                merged.peers.extend(run.peers);
+                merged.missing.extend(run.missing);
+                for (kernel, calls) in run.calls {
+                    merged.calls.entry(kernel).or_default().extend(calls);
+                }
+                merged.results.extend(run.results);
+            }
+            Err(e) => {
+                if !noted.contains(&e) {
+                    progress.note(&e);
+                    noted.push(e.clone());
+                }
+                merged.missing.push(MissingPeer { name: library.clone(), reason: e });
+            }
+        }
+    }
+    merged
+}
+
+/// Writes the plan into `dir` (files tagged `tag`), runs the harness and reads its results.
+/// Progress lines (`PROGRESS done total label`) move the progress bar. Errors are one line (a
+/// missing interpreter, the harness's last error line).
+pub fn run_harness(
+    plan: &Plan,
+    dir: &Path,
+    script: Option<PathBuf>,
+    tag: &str,
     progress: &mut dyn Progress,
 ) -> Result<PeerRun, String> {
     let script = match script {
@@ -148,8 +187,8 @@ pub fn run_harness_script(
             path
         }
     };
-    let plan_path = dir.join("plan.json");
-    let out_path = dir.join("peers.json");
+    let plan_path = dir.join(format!("plan-{tag}.json"));
+    let out_path = dir.join(format!("peers-{tag}.json"));
     std::fs::write(&plan_path, serde_json::to_vec(plan).expect("plans serialize"))
         .map_err(|e| format!("cannot write {}: {e}", plan_path.display()))?;
     let python = python_command();

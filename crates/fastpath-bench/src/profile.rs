@@ -628,7 +628,10 @@ mod tests {
         // (+210 µs at 20 GB/s).
         let n = 1u64 << 18;
         assert_eq!(choose_backend(&p, "REDUCE_SUM", n), Some(Backend::Gpu));
-        assert_eq!(choose_backend_for_host_data(&p, "REDUCE_SUM", n, n * 16, 4), Some(Backend::Cpu));
+        assert_eq!(
+            choose_backend_for_host_data(&p, "REDUCE_SUM", n, n * 16, 4),
+            Some(Backend::Cpu)
+        );
     }
 
     #[test]

@@ -622,19 +622,9 @@ fn compare_with_peers(
         },
         cases,
     };
-    let run = match peers::run_harness(&plan, dir, progress) {
-        Ok(run) => run,
-        Err(e) => {
-            progress.note(&e);
-            report.missing = config
-                .peers
-                .iter()
-                .map(|p| crate::report::MissingPeer { name: p.clone(), reason: e.clone() })
-                .collect();
-            return report;
-        }
-    };
-    report.python = Some(format!("{} ({})", peers::python_command(), run.python));
+    let run = peers::run_each_library(&plan, dir, None, progress);
+    report.python =
+        (!run.python.is_empty()).then(|| format!("{} ({})", peers::python_command(), run.python));
     report.available = run.peers.clone();
     report.missing = run.missing.clone();
     report.calls = run.calls.clone();
@@ -770,7 +760,7 @@ pub fn check_peer_mapping(
         },
         cases,
     };
-    peers::run_harness_script(&plan, &dir.0, script, &mut Silent)
+    Ok(peers::run_each_library(&plan, &dir.0, script, &mut Silent))
 }
 
 /// Scores `auto` (the profile when it applies, else the rule) and the rule alone on the
