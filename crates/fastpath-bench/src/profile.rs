@@ -306,16 +306,22 @@ pub fn estimate_seconds(
     )
 }
 
-/// The faster backend for one call by the profile's estimates; `None` when the profile does
-/// not know the kernel. A kernel measured on one backend only gets that backend.
+/// The faster backend for one call on data already where it runs; `None` when the profile
+/// does not know the kernel. With both backends measured the GPU is chosen from the measured
+/// crossover on ([`KernelCurves::crossover_n`]: the GPU won there and at every larger size),
+/// not by comparing the two curves at `n`: real CPU and GPU curves cross once, so a lone GPU
+/// win below the crossover is noise, and following it would cost more than it could gain. A
+/// kernel measured on one backend only gets that backend.
 pub fn choose_backend(profile: &MachineProfile, kernel_id: &str, n: u64) -> Option<Backend> {
-    let cpu = estimate_seconds(profile, kernel_id, n, Backend::Cpu);
-    let gpu = estimate_seconds(profile, kernel_id, n, Backend::Gpu);
-    match (cpu, gpu) {
-        (Some(c), Some(g)) => Some(if g < c { Backend::Gpu } else { Backend::Cpu }),
-        (Some(_), None) => Some(Backend::Cpu),
-        (None, Some(_)) => Some(Backend::Gpu),
-        (None, None) => None,
+    let curves = profile.curves(kernel_id)?;
+    match (curves.cpu.is_empty(), curves.gpu.is_empty()) {
+        (false, false) => Some(match curves.crossover_n {
+            Some(c) if n >= c => Backend::Gpu,
+            _ => Backend::Cpu,
+        }),
+        (false, true) => Some(Backend::Cpu),
+        (true, false) => Some(Backend::Gpu),
+        (true, true) => None,
     }
 }
 
@@ -341,8 +347,8 @@ pub fn estimate_host_call_seconds(
     }
 }
 
-/// [`choose_backend`] for a call on host data (`run-kernel` on .npy files): the GPU must win
-/// including its uploads and read-backs.
+/// [`choose_backend`] for a call on host data (`run-kernel` on .npy files): the GPU must be
+/// the resident-data choice *and* still win after its uploads and read-backs.
 pub fn choose_backend_for_host_data(
     profile: &MachineProfile,
     kernel_id: &str,
@@ -350,14 +356,14 @@ pub fn choose_backend_for_host_data(
     bytes_in: u64,
     bytes_out: u64,
 ) -> Option<Backend> {
+    let resident = choose_backend(profile, kernel_id, n)?;
     let cpu = estimate_host_call_seconds(profile, kernel_id, n, Backend::Cpu, bytes_in, bytes_out);
     let gpu = estimate_host_call_seconds(profile, kernel_id, n, Backend::Gpu, bytes_in, bytes_out);
-    match (cpu, gpu) {
-        (Some(c), Some(g)) => Some(if g < c { Backend::Gpu } else { Backend::Cpu }),
-        (Some(_), None) => Some(Backend::Cpu),
-        (None, Some(_)) => Some(Backend::Gpu),
-        (None, None) => None,
-    }
+    Some(match (resident, cpu, gpu) {
+        (Backend::Gpu, Some(c), Some(g)) if g >= c => Backend::Cpu,
+        (Backend::Gpu, Some(_), None) => Backend::Cpu, // no measured link: stay on the host
+        (other, _, _) => other,
+    })
 }
 
 /// The documented fallback without a profile (see [`RULE_GPU_MIN_ELEMENTS`]), for data already
@@ -387,7 +393,8 @@ pub enum Basis {
 pub struct Choice {
     pub backend: Backend,
     pub basis: Basis,
-    /// One line, e.g. "calibrated profile: cpu ≈ 1.2 ms, gpu ≈ 0.3 ms for n = 2^22".
+    /// One line, e.g. "calibrated profile: cpu ≈ 1.2 ms, gpu ≈ 0.3 ms for n = 4194304; GPU
+    /// from n = 262144 on".
     pub reason: String,
     /// The profile's estimate for the chosen backend.
     pub estimated_seconds: Option<f64>,
@@ -446,9 +453,13 @@ pub fn decide(
         backend,
         basis: Basis::Profile,
         reason: format!(
-            "calibrated profile: cpu ≈ {}, gpu ≈ {} for n = {n}",
+            "calibrated profile: cpu ≈ {}, gpu ≈ {} for n = {n}; {}",
             show(cpu),
-            show(gpu_s)
+            show(gpu_s),
+            match profile.curves(kernel_id).and_then(|c| c.crossover_n) {
+                Some(c) => format!("GPU from n = {c} on"),
+                None => "the CPU was faster at every size measured".to_string(),
+            }
         ),
         estimated_seconds: match backend {
             Backend::Cpu => cpu,
@@ -613,6 +624,19 @@ mod tests {
         let c = decide(None, "REDUCE_SUM", 1 << 22, GpuClass::Software, None);
         assert_eq!((c.backend, c.basis), (Backend::Cpu, Basis::Rule));
         assert!(c.reason.contains("no calibrated profile"), "{}", c.reason);
+    }
+
+    #[test]
+    fn a_lone_gpu_win_below_the_crossover_is_ignored() {
+        let mut p = profile();
+        let c = p.kernels.get_mut("REDUCE_SUM").unwrap();
+        // The GPU "won" at 2^10 (a CPU hiccup) but lost at 2^14; the crossover is still 2^18.
+        c.cpu[0].seconds = 1e-3;
+        assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 10), Some(Backend::Cpu));
+        assert!(estimate_seconds(&p, "REDUCE_SUM", 1 << 10, Backend::Gpu).unwrap() < 1e-3);
+        // No crossover: the CPU everywhere, also beyond the measured sizes.
+        p.kernels.get_mut("REDUCE_SUM").unwrap().crossover_n = None;
+        assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 30), Some(Backend::Cpu));
     }
 
     #[test]
