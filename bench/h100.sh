@@ -4,7 +4,12 @@
 # (H100 against the host CPU).
 #
 # Runs on the lent device machine (Python 3.12 with torch, cupy, numpy; no Rust, no internet)
-# from the repository root, with a release `fastpath` binary carried in:
+# from the repository root, with a release `fastpath` binary carried in. Carry a stripped one:
+# the release profile keeps line tables (about 68 MB, over the 64 MiB carry limit; stripped
+# about 11 MB), e.g. `strip -o target/fastpath-h100 target/release/fastpath` and
+# FASTPATH=target/fastpath-h100, carry ["target/fastpath-h100"]. Built on Debian 12 it needs
+# glibc 2.35 (Ubuntu 22.04 or newer). Needs the NVIDIA Vulkan driver (libvulkan.so.1 and the
+# NVIDIA ICD); `smoke` shows whether the H100 is the adapter measured.
 #
 #   bench/h100.sh smoke      # ~30 s: GPU seen, peers importable, two kernels at two sizes
 #   bench/h100.sh calibrate  # ~3-4 min: full calibration -> $OUT/h100-profile.json
