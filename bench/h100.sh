@@ -63,6 +63,14 @@ fi
 export FASTPATH_PYTHON="$PY"
 "$FASTPATH" --version | tee "$OUT/version.txt"
 
+# Stops the sweep early when no GPU adapter opens (a CPU-only "H100" report would waste the
+# lease), and says which adapter will be measured.
+require_gpu() {
+  "$FASTPATH" ${ADAPTER_ARGS[@]+"${ADAPTER_ARGS[@]}"} bench --backend gpu --kernels REDUCE_SUM \
+    --sizes 2^10 --reps 1 --json "$OUT/preflight.json" > /dev/null
+  "$PY" -c "import json; a = json.load(open('$OUT/preflight.json'))['meta']['gpu']['adapter']; print('GPU measured:', a['name'], '|', a['backend'], a['device_type'], '|', a['driver'], '| timestamps:', a['timestamps'])"
+}
+
 smoke() {
   "$FASTPATH" ${ADAPTER_ARGS[@]+"${ADAPTER_ARGS[@]}"} bench --backend all --kernels REDUCE_SUM,MAP_REDUCE_SQUARE_SUM \
     --sizes 2^16,2^24 --compare torch,cupy,mlx --json "$OUT/smoke.json" | tee "$OUT/smoke.txt"
@@ -88,10 +96,10 @@ bench() {
 }
 
 case "$PHASE" in
-  smoke) smoke ;;
-  calibrate) calibrate ;;
-  bench) bench ;;
-  all) calibrate; bench ;;
+  smoke) require_gpu; smoke ;;
+  calibrate) require_gpu; calibrate ;;
+  bench) require_gpu; bench ;;
+  all) require_gpu; calibrate; bench ;;
   *) echo "usage: bench/h100.sh [smoke|calibrate|bench|all]" >&2; exit 2 ;;
 esac
 echo "outputs in $OUT:"; ls -l "$OUT"
