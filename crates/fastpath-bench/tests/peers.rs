@@ -2,6 +2,8 @@
 //! result must match fastpath's CPU result. Needs Python with numpy (`$FASTPATH_PYTHON` or
 //! python3); without it the test skips locally and fails in CI (CI installs numpy).
 
+#![cfg(feature = "harness")]
+
 use std::process::Command;
 
 use fastpath_bench::peers::python_command;
