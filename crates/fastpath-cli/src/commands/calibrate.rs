@@ -1,12 +1,116 @@
-//! `fastpath calibrate` — placeholder until its issue lands; replaced wholesale by its owner.
+//! `fastpath calibrate` — measure every kernel on every backend across sizes and write the
+//! machine profile that `--backend auto` and the router read.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use fastpath_bench::profile::{default_profile_path, format_seconds};
+use fastpath_bench::{calibrate, sizes};
+
+use super::bench::{Bar, check_writable, command_line, select_kernels};
 use crate::{CliError, GlobalOpts};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "The profile holds, per kernel, the wall time of one call on the CPU and \
+on the GPU (data already on the device) at each size, the size from which the GPU wins, the \
+measured copy bandwidth and peak FLOP/s, the fixed cost of a GPU call and the host-device \
+transfer rates. Routing interpolates between the measured sizes; without a profile it falls \
+back to a fixed rule (GPU from 2^20 elements on a hardware GPU).")]
+pub struct Args {
+    /// Seven sizes (2^10..2^22, ×4 apart) and few repetitions: under a minute on a laptop.
+    /// The full calibration measures every power of two from 2^10 to 2^26.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where to write the profile (default: profile.json in the user cache directory,
+    /// e.g. ~/.cache/fastpath on Linux, ~/Library/Caches/fastpath on macOS).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only these kernels (comma-separated ids; default: every implemented kernel).
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    pub kernels: Vec<String>,
+    /// Sizes instead of the default ladder (same syntax as `fastpath bench --sizes`).
+    #[arg(long, value_name = "SIZES")]
+    pub sizes: Option<String>,
+    /// Print the profile as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: &Args, _global: &GlobalOpts) -> Result<ExitCode, CliError> {
-    Err(CliError::failure("`fastpath calibrate` is not built yet"))
+pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
+    let kernels = select_kernels(&args.kernels, &[])?;
+    let sizes = match &args.sizes {
+        Some(text) => Some(
+            sizes::parse_sizes(text).map_err(|e| CliError::bad_input(format!("--sizes: {e}")))?,
+        ),
+        None => None,
+    };
+    let out = match &args.out {
+        Some(p) => p.clone(),
+        None => default_profile_path().ok_or_else(|| {
+            CliError::failure("no user cache directory (HOME is not set); pass --out FILE")
+        })?,
+    };
+    if args.out.is_some() {
+        check_writable(&out, "--out")?;
+    }
+    let config =
+        calibrate::config(args.quick, kernels, sizes, global.adapter.clone(), command_line());
+    let mut bar = Bar::new();
+    let result = fastpath_bench::run::run(&config, &mut bar);
+    bar.finish();
+    let report = result
+        .map_err(|e| if e.bad_input { CliError::bad_input(e) } else { CliError::failure(e) })?;
+    let profile = calibrate::profile_from(&report, args.quick);
+    profile.write(&out).map_err(CliError::failure)?;
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&profile).expect("profiles serialize"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("machine profile written to {}", out.display());
+    println!(
+        "CPU: {} · GPU: {}",
+        profile.host.cpu,
+        profile
+            .gpu
+            .as_ref()
+            .map_or("none measured".to_string(), |g| format!("{} ({})", g.name, g.device_type))
+    );
+    let gbps = |v: Option<f64>| v.map_or("-".to_string(), |g| format!("{g:.1} GB/s"));
+    println!(
+        "copy bandwidth: cpu {}, gpu {}",
+        gbps(profile.cpu_copy_gbps),
+        gbps(profile.gpu_copy_gbps)
+    );
+    let d = &profile.dispatch;
+    let secs = |v: Option<f64>| v.map_or("-".to_string(), format_seconds);
+    println!(
+        "fixed costs: gpu submit+wait {}, gpu call inside a batch {}, cpu call {}",
+        secs(d.gpu_submit_wait_s),
+        secs(d.gpu_chained_per_kernel_s),
+        secs(d.cpu_call_s)
+    );
+    if let Some(t) = &profile.transfer {
+        println!(
+            "transfers: host→device {:.1} GB/s, device→host {:.1} GB/s",
+            t.host_to_device_gbps, t.device_to_host_gbps
+        );
+    }
+    println!("\n{:<28} {:>12}  {:>12} {:>12}  (largest size)", "kernel", "GPU from", "cpu", "gpu");
+    for (id, c) in &profile.kernels {
+        let largest = |v: &[fastpath_bench::profile::Point]| v.last().map(|p| (p.n, p.seconds));
+        let (cpu, gpu) = (largest(&c.cpu), largest(&c.gpu));
+        println!(
+            "{:<28} {:>12}  {:>12} {:>12}  {}",
+            id,
+            c.crossover_n.map_or("never".to_string(), |n| sizes::format_size(n as usize)),
+            cpu.map_or("-".into(), |p| format_seconds(p.1)),
+            gpu.map_or("-".into(), |p| format_seconds(p.1)),
+            cpu.or(gpu).map_or(String::new(), |p| sizes::format_size(p.0 as usize))
+        );
+    }
+    for s in &report.skipped {
+        eprintln!("skipped {} at {}: {}", s.kernel, sizes::format_size(s.n), s.reason);
+    }
+    Ok(ExitCode::SUCCESS)
 }

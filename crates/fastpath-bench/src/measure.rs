@@ -1,0 +1,220 @@
+//! Timing one kernel at one size on one backend: warm-up, then repetitions until a count or a
+//! time budget is reached, rotating between several copies of the inputs when one copy would
+//! sit in a cache.
+
+use std::time::Instant;
+
+use fastpath_gpu::{Gpu, GpuTensor};
+use fastpath_kernels::{HostArray, Kernel, KernelError, Params};
+
+use crate::stats::Summary;
+
+/// Working set the input rotation aims for. Larger than the last-level caches of the machines
+/// we target (H100 L2 50 MB, H200 60 MB, Apple M-series SLC up to 96 MB, desktop L3s), so a
+/// repetition finds its inputs in memory, as a call on fresh data would.
+pub const ROTATION_TARGET_BYTES: usize = 256 << 20;
+/// At most this many copies: tiny inputs are latency-bound anyway, and every copy is a
+/// separate allocation (and GPU buffer).
+pub const MAX_ROTATION: usize = 64;
+
+/// How many copies of the inputs to rotate through for inputs of `bytes` bytes.
+pub fn rotation_count(bytes: usize) -> usize {
+    if bytes == 0 { 1 } else { ROTATION_TARGET_BYTES.div_ceil(bytes).clamp(1, MAX_ROTATION) }
+}
+
+/// When to stop warming up and measuring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimingPolicy {
+    /// Warm-up runs (at least), then warm-up continues until `warmup_seconds` have passed.
+    pub warmup_runs: usize,
+    pub warmup_seconds: f64,
+    pub min_reps: usize,
+    pub max_reps: usize,
+    /// Measurement stops after this much time once `min_reps` are done.
+    pub budget_seconds: f64,
+}
+
+impl TimingPolicy {
+    /// `fastpath bench` defaults: enough repetitions for a stable median without spending more
+    /// than about a quarter second on a case.
+    pub const BENCH: TimingPolicy = TimingPolicy {
+        warmup_runs: 3,
+        warmup_seconds: 0.02,
+        min_reps: 5,
+        max_reps: 100,
+        budget_seconds: 0.25,
+    };
+    /// `fastpath calibrate --quick`: a rough curve in well under a minute.
+    pub const QUICK: TimingPolicy = TimingPolicy {
+        warmup_runs: 2,
+        warmup_seconds: 0.005,
+        min_reps: 3,
+        max_reps: 15,
+        budget_seconds: 0.03,
+    };
+
+    /// Exactly `reps` measured repetitions (`--reps N`), keeping the warm-up.
+    pub fn with_exact_reps(self, reps: usize) -> TimingPolicy {
+        let reps = reps.max(1);
+        TimingPolicy { min_reps: reps, max_reps: reps, budget_seconds: f64::INFINITY, ..self }
+    }
+
+    /// Same policy with at most `seconds` of measurement per case (a run-wide budget split
+    /// over its cases).
+    pub fn with_budget(self, seconds: f64) -> TimingPolicy {
+        TimingPolicy { budget_seconds: self.budget_seconds.min(seconds), ..self }
+    }
+}
+
+/// Runs `step(rep)` for warm-up and measurement; `step` returns the sample to record (e.g.
+/// GPU seconds) and the wall seconds it took. Returns the samples and wall samples.
+pub fn repeat<E>(
+    policy: &TimingPolicy,
+    mut step: impl FnMut(usize) -> Result<(f64, f64), E>,
+) -> Result<(Vec<f64>, Vec<f64>), E> {
+    let start = Instant::now();
+    let mut rep = 0;
+    while rep < policy.warmup_runs || start.elapsed().as_secs_f64() < policy.warmup_seconds {
+        step(rep)?;
+        rep += 1;
+        // A single very slow run is warm-up enough; do not spend the budget on it.
+        if rep >= 1 && start.elapsed().as_secs_f64() > policy.budget_seconds.max(0.5) {
+            break;
+        }
+    }
+    let (mut samples, mut walls) = (Vec::new(), Vec::new());
+    let measure_start = Instant::now();
+    while samples.len() < policy.max_reps {
+        if samples.len() >= policy.min_reps
+            && measure_start.elapsed().as_secs_f64() >= policy.budget_seconds
+        {
+            break;
+        }
+        let (sample, wall) = step(rep)?;
+        samples.push(sample);
+        walls.push(wall);
+        rep += 1;
+    }
+    Ok((samples, walls))
+}
+
+/// Result of timing one case.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Primary time: GPU timestamps when available, wall time otherwise.
+    pub primary: Summary,
+    /// Wall time including dispatch (GPU) — equal to `primary` on the CPU.
+    pub wall: Summary,
+    /// Whether `primary` came from GPU timestamp queries.
+    pub from_timestamps: bool,
+    pub rotation: usize,
+}
+
+/// Times the CPU implementation. `sets` are the rotation copies of the inputs.
+pub fn time_cpu(
+    kernel: &dyn Kernel,
+    sets: &[Vec<&HostArray>],
+    params: &Params,
+    policy: &TimingPolicy,
+) -> Result<Measured, KernelError> {
+    let (samples, _) = repeat(policy, |rep| {
+        let inputs = &sets[rep % sets.len()];
+        let t0 = Instant::now();
+        let out = kernel.cpu(inputs, params)?;
+        let t = t0.elapsed().as_secs_f64();
+        // Freeing large outputs is not part of the kernel.
+        drop(std::hint::black_box(out));
+        Ok::<_, KernelError>((t, t))
+    })?;
+    let summary = Summary::of(&samples).expect("at least one repetition");
+    Ok(Measured { primary: summary, wall: summary, from_timestamps: false, rotation: sets.len() })
+}
+
+/// Inputs a GPU kernel may overwrite (contract outputs declared `in_place_of`) are restored
+/// from a pristine copy before every repetition, outside the timed region, so each run sorts
+/// unsorted data.
+pub struct InPlaceRestore<'a> {
+    /// Per overwritten input: its index and a pristine copy for each rotation set.
+    pub pristine: Vec<(usize, Vec<&'a GpuTensor>)>,
+}
+
+/// Times the GPU implementation with inputs resident on the device. Each repetition is one
+/// timed batch: GPU time from timestamp queries, wall time from recording to completion.
+pub fn time_gpu(
+    kernel: &dyn Kernel,
+    gpu: &Gpu,
+    sets: &[Vec<&GpuTensor>],
+    restore: &InPlaceRestore<'_>,
+    params: &Params,
+    policy: &TimingPolicy,
+) -> Result<Measured, KernelError> {
+    let timestamps = gpu.features().timestamps;
+    let (samples, walls) = repeat(policy, |rep| {
+        let set = rep % sets.len();
+        let inputs = &sets[set];
+        for (index, pristine) in &restore.pristine {
+            gpu.copy(pristine[set], inputs[*index])?;
+        }
+        let mut kernel_error = None;
+        let timing = gpu.time(|| {
+            match kernel.gpu(gpu, inputs, params) {
+                Ok(outputs) => drop(outputs),
+                Err(e) => kernel_error = Some(e),
+            }
+            Ok(())
+        })?;
+        if let Some(e) = kernel_error {
+            return Err(e);
+        }
+        let primary = timing.gpu_seconds.filter(|_| timestamps).unwrap_or(timing.wall_seconds);
+        Ok((primary, timing.wall_seconds))
+    })?;
+    Ok(Measured {
+        primary: Summary::of(&samples).expect("at least one repetition"),
+        wall: Summary::of(&walls).expect("at least one repetition"),
+        from_timestamps: timestamps,
+        rotation: sets.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_covers_the_caches_within_limits() {
+        assert_eq!(rotation_count(0), 1);
+        assert_eq!(rotation_count(4096), MAX_ROTATION);
+        assert_eq!(rotation_count(64 << 20), 4);
+        assert_eq!(rotation_count(100 << 20), 3);
+        assert_eq!(rotation_count(1 << 30), 1);
+    }
+
+    #[test]
+    fn repeat_honours_counts_and_budgets() {
+        let policy = TimingPolicy::BENCH.with_exact_reps(7);
+        let mut calls = 0;
+        let (s, w) = repeat::<()>(&policy, |_| {
+            calls += 1;
+            Ok((1.0, 2.0))
+        })
+        .unwrap();
+        assert_eq!((s.len(), w.len()), (7, 7));
+        assert!(calls >= 7 + policy.warmup_runs);
+        // A zero budget still yields min_reps.
+        let policy =
+            TimingPolicy { budget_seconds: 0.0, warmup_seconds: 0.0, ..TimingPolicy::QUICK };
+        let (s, _) = repeat::<()>(&policy, |_| Ok((1.0, 1.0))).unwrap();
+        assert_eq!(s.len(), policy.min_reps);
+        // Errors stop the loop.
+        assert_eq!(repeat(&policy, |_| Err::<(f64, f64), _>("boom")).unwrap_err(), "boom");
+        // Rotation index advances every call.
+        let mut seen = Vec::new();
+        repeat::<()>(&TimingPolicy::QUICK.with_exact_reps(3), |rep| {
+            seen.push(rep);
+            Ok((0.0, 0.0))
+        })
+        .unwrap();
+        assert!(seen.windows(2).all(|w| w[1] == w[0] + 1));
+    }
+}
