@@ -27,6 +27,9 @@ pub struct GpuOptions {
     pub pool_cache_bytes: u64,
     /// Longest wait for the GPU before reporting an error.
     pub wait_timeout: Duration,
+    /// Stamp each pass of a timed region even when the device can stamp between passes
+    /// (the path devices without `TIMESTAMP_QUERY_INSIDE_ENCODERS` take; tests use it).
+    pub per_pass_timestamps: bool,
 }
 
 impl Default for GpuOptions {
@@ -38,6 +41,7 @@ impl Default for GpuOptions {
             dispatches_per_submit: 256,
             pool_cache_bytes: 4 << 30,
             wait_timeout: Duration::from_secs(600),
+            per_pass_timestamps: false,
         }
     }
 }
@@ -52,6 +56,9 @@ pub struct GpuFeatures {
     pub shader_f16: bool,
     pub shader_f64: bool,
     pub timestamps: bool,
+    /// Timestamps can be written between passes (so a timed region may span copies and
+    /// several passes with one pair of stamps).
+    pub timestamps_in_encoders: bool,
 }
 
 /// How a shader uses a storage buffer; decides the bind-group layout entry.
@@ -196,6 +203,9 @@ impl Gpu {
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             shader_f64: features.contains(wgpu::Features::SHADER_F64),
             timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            timestamps_in_encoders: features.contains(wgpu::Features::TIMESTAMP_QUERY)
+                && features.contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+                && !options.per_pass_timestamps,
         };
         let align = limits.min_storage_buffer_offset_alignment as u64;
         let device_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
@@ -221,7 +231,7 @@ impl Gpu {
             limits.max_buffer_size,
             options.pool_cache_bytes / 4,
         );
-        let recorder = Recorder::new(&device, &limits, gpu_features.timestamps);
+        let recorder = Recorder::new(&device, &limits, &gpu_features);
         tracing::info!(
             "GPU: {} ({}, {}), subgroups={}, f16={}, f64={}, timestamps={}, max binding {} MiB",
             summary.name,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::context::{Access, Gpu, Pipeline};
+use crate::context::{Access, Gpu, GpuFeatures, Pipeline};
 use crate::{GpuError, GpuTensor};
 
 /// Bytes reserved for parameter blocks in one batch; a batch that would overflow it is
@@ -47,13 +47,25 @@ pub(crate) struct Recorder {
     timing_active: bool,
 }
 
+/// Passes a timed region may open when stamps can only be written at pass boundaries.
+const MAX_TIMED_PASSES: u32 = 32;
+
 struct TimingQueries {
     set: wgpu::QuerySet,
     resolve: wgpu::Buffer,
+    /// Stamps go on the encoder (one pair for the whole region) rather than on each pass.
+    on_encoder: bool,
+    /// Pass-boundary mode: stamp pairs used so far in the open region.
+    pairs: u32,
 }
 
 impl Recorder {
-    pub(crate) fn new(device: &wgpu::Device, limits: &wgpu::Limits, timestamps: bool) -> Self {
+    pub(crate) fn new(
+        device: &wgpu::Device,
+        limits: &wgpu::Limits,
+        features: &GpuFeatures,
+    ) -> Self {
+        let timestamps = features.timestamps;
         let arena = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("fastpath params arena"),
             size: ARENA_BYTES,
@@ -64,14 +76,16 @@ impl Recorder {
             set: device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("fastpath timing"),
                 ty: wgpu::QueryType::Timestamp,
-                count: 2,
+                count: 2 * MAX_TIMED_PASSES,
             }),
             resolve: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("fastpath timing resolve"),
-                size: 16,
+                size: 16 * MAX_TIMED_PASSES as u64,
                 usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
                 mapped_at_creation: false,
             }),
+            on_encoder: features.timestamps_in_encoders,
+            pairs: 0,
         });
         Self {
             encoder: None,
@@ -93,18 +107,40 @@ impl Recorder {
         })
     }
 
-    fn pass(&mut self, device: &wgpu::Device) -> &mut wgpu::ComputePass<'static> {
+    fn pass(&mut self, device: &wgpu::Device) -> Result<&mut wgpu::ComputePass<'static>, GpuError> {
         if self.pass.is_none() {
+            // In a timed region without encoder stamps, every pass carries its own pair.
+            let per_pass = match self.timing.as_mut() {
+                Some(t) if self.timing_active && !t.on_encoder => {
+                    if t.pairs == MAX_TIMED_PASSES {
+                        return Err(GpuError::Validation {
+                            context: "recording a timed region".into(),
+                            message: format!(
+                                "more than {MAX_TIMED_PASSES} compute passes in one timed region"
+                            ),
+                        });
+                    }
+                    t.pairs += 1;
+                    Some((t.set.clone(), 2 * (t.pairs - 1)))
+                }
+                _ => None,
+            };
             let pass = self
                 .encoder(device)
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("fastpath"),
-                    timestamp_writes: None,
+                    timestamp_writes: per_pass.as_ref().map(|(set, first)| {
+                        wgpu::ComputePassTimestampWrites {
+                            query_set: set,
+                            beginning_of_pass_write_index: Some(*first),
+                            end_of_pass_write_index: Some(first + 1),
+                        }
+                    }),
                 })
                 .forget_lifetime();
             self.pass = Some(pass);
         }
-        self.pass.as_mut().unwrap()
+        Ok(self.pass.as_mut().unwrap())
     }
 
     fn end_pass(&mut self) {
@@ -173,7 +209,7 @@ impl Gpu {
             layout: &d.pipeline.layout,
             entries: &entries,
         });
-        let pass = rec.pass(&self.device);
+        let pass = rec.pass(&self.device)?;
         pass.set_pipeline(&d.pipeline.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         let [x, y, z] = d.workgroups;
@@ -359,10 +395,13 @@ impl Gpu {
         Ok(())
     }
 
-    /// Runs `record` (which records dispatches) inside one timed compute pass, submits it, waits,
-    /// and returns the GPU time between the pass's first and last command, in seconds, plus
-    /// the host wall time from the start of recording to completion.
+    /// Runs `record` (which records dispatches, copies, anything) as one timed region, submits
+    /// it, waits, and returns the GPU time of the region plus the host wall time from the start
+    /// of recording to completion.
     ///
+    /// With `TIMESTAMP_QUERY_INSIDE_ENCODERS` one stamp pair brackets the whole region (copies
+    /// and pass boundaries included); otherwise every compute pass of the region carries its
+    /// own pair and their durations are summed (copies between passes are then not counted).
     /// Everything recorded in the region, from any thread, is inside the measurement.
     pub fn time<F>(&self, record: F) -> Result<Timing, GpuError>
     where
@@ -382,27 +421,19 @@ impl Gpu {
                 self.flush_locked(&mut rec)?;
             }
             rec.end_pass();
-            if let Some(t) = rec.timing.as_ref() {
-                let set = t.set.clone();
-                let pass = rec
-                    .encoder(&self.device)
-                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("fastpath timed"),
-                        timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                            query_set: &set,
-                            beginning_of_pass_write_index: Some(0),
-                            end_of_pass_write_index: Some(1),
-                        }),
-                    })
-                    .forget_lifetime();
-                rec.pass = Some(pass);
+            if let Some(t) = rec.timing.as_mut() {
+                t.pairs = 0;
+                if t.on_encoder {
+                    let set = t.set.clone();
+                    rec.encoder(&self.device).write_timestamp(&set, 0);
+                }
             }
             rec.timing_active = true;
         }
         let recorded = record();
         let mut rec = self.recorder.lock().unwrap();
-        rec.timing_active = false;
         rec.end_pass();
+        rec.timing_active = false;
         if let Err(e) = recorded {
             // Drop whatever was recorded so a failed region leaves no half-batch behind.
             rec.encoder = None;
@@ -410,43 +441,54 @@ impl Gpu {
             rec.dispatches = 0;
             return Err(e);
         }
-        let staging = if let Some(t) = rec.timing.as_ref() {
-            let (set, resolve) = (t.set.clone(), t.resolve.clone());
-            let staging = self.staging_pool.acquire(16, "reading timestamps")?;
-            let enc = rec.encoder(&self.device);
-            enc.resolve_query_set(&set, 0..2, &resolve, 0);
-            enc.copy_buffer_to_buffer(&resolve, 0, staging.raw(), 0, 16);
-            Some(staging)
-        } else {
-            None
-        };
+        let mut stamps_read = None;
+        if let Some(t) = rec.timing.as_ref() {
+            let (set, resolve, on_encoder, pairs) =
+                (t.set.clone(), t.resolve.clone(), t.on_encoder, t.pairs);
+            let count = if on_encoder { 2 } else { 2 * pairs };
+            if on_encoder {
+                rec.encoder(&self.device).write_timestamp(&set, 1);
+            }
+            if count > 0 {
+                let bytes = 8 * count as u64;
+                let staging = self.staging_pool.acquire(bytes, "reading timestamps")?;
+                let enc = rec.encoder(&self.device);
+                enc.resolve_query_set(&set, 0..count, &resolve, 0);
+                enc.copy_buffer_to_buffer(&resolve, 0, staging.raw(), 0, bytes);
+                stamps_read = Some((staging, bytes));
+            }
+        }
         let index = self.flush_locked(&mut rec)?;
         drop(rec);
-        let gpu_seconds = if let Some(staging) = staging {
-            let (tx, rx) = std::sync::mpsc::channel();
-            staging.raw().map_async(wgpu::MapMode::Read, 0..16, move |r| {
-                let _ = tx.send(r);
-            });
-            self.wait(index)?;
-            let ok = rx.try_recv().map(|r| r.is_ok()).unwrap_or(false);
-            if !ok {
-                return Err(GpuError::Internal {
-                    context: "reading timestamps".into(),
-                    message: "map failed".into(),
+        let gpu_seconds = match stamps_read {
+            Some((staging, bytes)) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                staging.raw().map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+                    let _ = tx.send(r);
                 });
+                self.wait(index)?;
+                if !rx.try_recv().map(|r| r.is_ok()).unwrap_or(false) {
+                    return Err(GpuError::Internal {
+                        context: "reading timestamps".into(),
+                        message: "map failed".into(),
+                    });
+                }
+                let view =
+                    staging.raw().get_mapped_range(0..bytes).map_err(|e| GpuError::Internal {
+                        context: "reading timestamps".into(),
+                        message: e.to_string(),
+                    })?;
+                let stamps: Vec<u64> = bytemuck::pod_collect_to_vec(&view[..bytes as usize]);
+                drop(view);
+                staging.raw().unmap();
+                let ticks: u64 = stamps.chunks_exact(2).map(|p| p[1].saturating_sub(p[0])).sum();
+                Some(ticks as f64 * self.queue.get_timestamp_period() as f64 * 1e-9)
             }
-            let view = staging.raw().get_mapped_range(0..16).map_err(|e| GpuError::Internal {
-                context: "reading timestamps".into(),
-                message: e.to_string(),
-            })?;
-            let stamps: [u64; 2] = bytemuck::pod_read_unaligned(&view[..16]);
-            drop(view);
-            staging.raw().unmap();
-            let period_ns = self.queue.get_timestamp_period() as f64;
-            Some(stamps[1].saturating_sub(stamps[0]) as f64 * period_ns * 1e-9)
-        } else {
-            self.wait(index)?;
-            None
+            None => {
+                self.wait(index)?;
+                // A region that recorded nothing took no GPU time.
+                self.features.timestamps.then_some(0.0)
+            }
         };
         Ok(Timing { gpu_seconds, wall_seconds: wall_start.elapsed().as_secs_f64() })
     }

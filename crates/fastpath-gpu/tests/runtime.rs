@@ -191,3 +191,34 @@ fn buffers_are_reused_after_submission() {
     let _b = g.empty(DType::F32, vec![4000]).unwrap(); // same size class
     assert_eq!(g.pool_stats().free_buffers, 0, "the cached buffer was reused");
 }
+
+/// A timed region spanning a copy (which ends the compute pass) measures both passes, with
+/// encoder stamps and with per-pass stamps.
+#[test]
+fn timing_spans_copies_and_several_passes() {
+    for per_pass in [false, true] {
+        let g =
+            Gpu::new(GpuOptions { per_pass_timestamps: per_pass, ..Default::default() }).unwrap();
+        if !g.features().timestamps {
+            continue;
+        }
+        let n = 1 << 16;
+        let x = g.upload(&vec![1.0f32; n], DType::F32, vec![n]).unwrap();
+        let copy = g.empty(DType::F32, vec![n]).unwrap();
+        let mut out = Vec::new();
+        let t = g
+            .time(|| {
+                let y = axpb(&g, &x, 2.0, 0.0);
+                g.copy(&y, &copy)?;
+                out.push(axpb(&g, &copy, 1.0, 1.0));
+                Ok(())
+            })
+            .unwrap();
+        let s = t.gpu_seconds.expect("timestamps");
+        assert!(s > 0.0, "per_pass={per_pass}: {s}");
+        assert_eq!(g.read::<f32>(&out[0]).unwrap()[n - 1], 3.0);
+        if per_pass {
+            assert!(!g.features().timestamps_in_encoders, "the option must force per-pass stamps");
+        }
+    }
+}
