@@ -14,6 +14,10 @@
 pub(crate) const EXP_HI: f32 = 88.722_83;
 /// Below this e^x rounds to 0 even with gradual underflow (e^-103.97 = 2^-150).
 pub(crate) const EXP_LO: f32 = -104.0;
+/// [`exp_parts`] and [`scale_by_pow2`] hold down to here (2^n with n >= -252 still splits
+/// into two normal factors): products like x·e^x, which must reach 0 for x far below
+/// [`EXP_LO`], clamp x here rather than at EXP_LO.
+pub(crate) const EXP_PARTS_LO: f32 = -170.0;
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 split so that `n * LN2_HI` is exact for every |n| <= 150 (Cody–Waite reduction).
@@ -25,26 +29,31 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// `a` where `keep_a`, else `b`: a plain select the vectoriser turns into a blend.
 #[inline(always)]
-fn pick(keep_a: bool, a: f32, b: f32) -> f32 {
+pub(crate) fn pick(keep_a: bool, a: f32, b: f32) -> f32 {
     if keep_a { a } else { b }
 }
 
-/// 2^n for n in [-150, 128] as two normal factors multiplied into `p`: one factor 2^n would
-/// need exponents outside the normal range, while p·2^n1·2^n2 rounds once into the
-/// subnormal range (gradual underflow) or overflows to +Inf exactly as IEEE says.
+/// v·2^n for n in [-252, 128], as v·2^n1·2^n2 with two normal factors (a single factor 2^n
+/// would need exponents outside the normal range). When v·2^n1 is normal the result is
+/// rounded once: gradual underflow into the subnormal range, or overflow to +Inf, exactly as
+/// IEEE says.
 #[inline(always)]
-fn scale_by_pow2(p: f32, n: i32) -> f32 {
+pub(crate) fn scale_by_pow2(v: f32, n: i32) -> f32 {
     let n1 = n >> 1;
     let n2 = n.wrapping_sub(n1);
     let s1 = f32::from_bits((n1.wrapping_add(127) as u32) << 23);
     let s2 = f32::from_bits((n2.wrapping_add(127) as u32) << 23);
-    p * s1 * s2
+    v * s1 * s2
 }
 
-/// e^x for finite x in [EXP_LO, 89]; callers clamp. Cephes `expf`: x = n·ln2 + r
-/// with |r| <= ln2/2, e^r by a degree-6 polynomial, relative error below 2 ulp.
+/// e^x = p·2^n with p = e^r in [0.7, 1.42], for finite x in [EXP_PARTS_LO, 89] (callers
+/// clamp).
+/// Cephes `expf`: x = n·ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial, relative
+/// error below 2 ulp. Callers that multiply e^x by other factors scale by 2^n last (see
+/// [`scale_by_pow2`]), so a normal product never passes through a subnormal e^x and loses
+/// precision (or is flushed to 0 on a GPU).
 #[inline(always)]
-pub(crate) fn exp_core(x: f32) -> f32 {
+pub(crate) fn exp_parts(x: f32) -> (f32, i32) {
     let t = x * LOG2E + ROUND_MAGIC;
     let n = t - ROUND_MAGIC;
     let ni = (t.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
@@ -56,12 +65,19 @@ pub(crate) fn exp_core(x: f32) -> f32 {
     let p = p * r + 0.166_666_65;
     let p = p * r + 0.5;
     let p = p * r * r + r + 1.0;
-    scale_by_pow2(p, ni)
+    (p, ni)
+}
+
+/// e^x for finite x in [EXP_LO, 89]; callers clamp.
+#[inline(always)]
+pub(crate) fn exp_core(x: f32) -> f32 {
+    let (p, n) = exp_parts(x);
+    scale_by_pow2(p, n)
 }
 
 /// Clamps into [lo, hi]; NaN becomes `lo` so the cores only ever see finite numbers.
 #[inline(always)]
-fn clamp_finite(x: f32, lo: f32, hi: f32) -> f32 {
+pub(crate) fn clamp_finite(x: f32, lo: f32, hi: f32) -> f32 {
     let y = pick(x > hi, hi, x);
     pick(y >= lo, y, lo)
 }
@@ -175,6 +191,17 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
     let t = exp_core(-clamp_finite(x.abs(), 0.0, -EXP_LO));
     let y = pick(x >= 0.0, 1.0, t) / (1.0 + t);
     pick(x.is_nan(), x, y)
+}
+
+/// v·sigmoid(y) for finite v and y (SiLU, GELU): like [`sigmoid`], through t = e^-|y|, but
+/// with the 2^n of t applied last, so a normal result never passes through a subnormal t
+/// (SiLU near x = −90 and GELU near x = −10 would lose precision, or flush to 0 on a GPU).
+#[inline(always)]
+pub(crate) fn times_sigmoid(v: f32, y: f32) -> f32 {
+    let (p, n) = exp_parts(-clamp_finite(y.abs(), 0.0, -EXP_PARTS_LO));
+    let t = scale_by_pow2(p, n);
+    let q = v / (1.0 + t);
+    pick(y >= 0.0, q, scale_by_pow2(q * p, n))
 }
 
 /// Above this softplus(x) = x in f32: ln(1 + e^-x) < 4e-7 is below half an ulp of x.

@@ -11,6 +11,7 @@
 
 const EXP_HI: f32 = 88.72283;         // largest f32 whose exponential is finite
 const EXP_LO: f32 = -104.0;           // e^x rounds to 0 below this
+const EXP_PARTS_LO: f32 = -170.0;     // exp_parts4 and scale_pow2_4 hold down to here
 const LOG2E: f32 = 1.44269504;
 const LN2_HI: f32 = 0.693359375;      // n * LN2_HI is exact for |n| <= 150
 const LN2_LO: f32 = -2.12194440e-4;
@@ -42,9 +43,25 @@ fn clamp_finite4(x: vec4<f32>, lo: f32, hi: f32) -> vec4<f32> {
     return select(clamp(x, splat(lo), splat(hi)), splat(lo), fp_is_nan4(x));
 }
 
-// e^x for finite x in [EXP_LO, 89] (callers clamp): x = n ln2 + r, |r| <= ln2/2, e^r by a
-// degree-6 polynomial, and 2^n applied as two normal factors (n ranges over [-150, 128]).
-fn exp_core4(x: vec4<f32>) -> vec4<f32> {
+// v * 2^n for n in [-252, 128]. Two ldexp steps, each with an exponent in [-126, 64]: one
+// step could leave ldexp's defined range, and multiplying by 2^n1 and 2^n2 could be
+// reassociated under fast math into a factor 2^n that overflows or is flushed. When
+// v * 2^n1 is normal the result is rounded once.
+fn scale_pow2_4(v: vec4<f32>, n: vec4<i32>) -> vec4<f32> {
+    let n1 = n >> vec4<u32>(1u);
+    return ldexp(ldexp(v, n1), n - n1);
+}
+
+// e^x = p * 2^n with p = e^r in [0.7, 1.42], for finite x in [EXP_PARTS_LO, 89] (callers clamp):
+// x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial. Callers that multiply e^x by
+// other factors scale by 2^n last, so a normal product never passes through a subnormal
+// e^x (which loses precision, or is flushed to 0 on many GPUs).
+struct ExpParts {
+    p: vec4<f32>,
+    n: vec4<i32>,
+}
+
+fn exp_parts4(x: vec4<f32>) -> ExpParts {
     let n = round(x * LOG2E);
     let r = (x - n * LN2_HI) - n * LN2_LO;
     var p = 1.9875691500e-4 * r + 1.3981999507e-3;
@@ -53,12 +70,13 @@ fn exp_core4(x: vec4<f32>) -> vec4<f32> {
     p = p * r + 1.6666665459e-1;
     p = p * r + 5.0000001201e-1;
     p = p * r * r + r + 1.0;
-    let ni = vec4<i32>(n);
-    let n1 = ni >> vec4<u32>(1u);
-    let n2 = ni - n1;
-    let s1 = bitcast<vec4<f32>>(vec4<u32>(n1 + 127) << vec4<u32>(23u));
-    let s2 = bitcast<vec4<f32>>(vec4<u32>(n2 + 127) << vec4<u32>(23u));
-    return p * s1 * s2;
+    return ExpParts(p, vec4<i32>(n));
+}
+
+// e^x for finite x in [EXP_LO, 89] (callers clamp).
+fn exp_core4(x: vec4<f32>) -> vec4<f32> {
+    let e = exp_parts4(x);
+    return scale_pow2_4(e.p, e.n);
 }
 
 // e^x: +Inf above EXP_HI, 0 below EXP_LO, NaN propagates.
@@ -160,6 +178,15 @@ fn sigmoid4(x: vec4<f32>) -> vec4<f32> {
     let t = exp_core4(-clamp_finite4(abs_bits4(x), 0.0, -EXP_LO));
     let y = select(t, splat(1.0), x >= splat(0.0)) / (1.0 + t);
     return select(y, x, fp_is_nan4(x));
+}
+
+// v * sigmoid(y) for finite v and y (SiLU, GELU): through t = e^-|y| like sigmoid4, with the
+// 2^n of t applied last so a normal result never passes through a subnormal t.
+fn times_sigmoid4(v: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
+    let e = exp_parts4(-clamp_finite4(abs_bits4(y), 0.0, -EXP_PARTS_LO));
+    let t = scale_pow2_4(e.p, e.n);
+    let q = v / (1.0 + t);
+    return select(scale_pow2_4(q * e.p, e.n), q, y >= splat(0.0));
 }
 
 // ln(1 + e^x) as max(x, 0) + ln(1 + e^-|x|); x itself above SOFTPLUS_IS_X_ABOVE (so +Inf
