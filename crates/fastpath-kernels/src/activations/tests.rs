@@ -1,5 +1,6 @@
 use crate::array::HostArray;
 use crate::elementwise_unary::map_cpu::assert_simd_levels_agree;
+use crate::elementwise_unary::map_gpu::SPANS_TWO_WINDOWS;
 use crate::params::ParamValue;
 use crate::test_all_backends;
 use crate::testdata::{SPECIALS, log_uniform, sprinkle_specials, uniform};
@@ -66,7 +67,7 @@ test_all_backends! {
         for (id, p) in defaults() {
             check(b, id, &x(edge_values()), &p);
         }
-        let mut big = uniform((1 << 20) + 3, -30.0, 30.0, 44);
+        let mut big = uniform(SPANS_TWO_WINDOWS, -30.0, 30.0, 44);
         sprinkle_specials(&mut big, 0.01, 44);
         for (id, p) in defaults() {
             check(b, id, &x(big.clone()), &p);

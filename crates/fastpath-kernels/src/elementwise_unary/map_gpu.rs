@@ -183,3 +183,8 @@ pub(crate) fn run_map(
     }
     Ok(out)
 }
+
+/// A test size past one window of the chunked test backend (its 1 MiB binding holds 262,144
+/// f32 elements), for inputs that must cross a window boundary without costing 2^20 elements.
+#[cfg(test)]
+pub(crate) const SPANS_TWO_WINDOWS: usize = 300_007;

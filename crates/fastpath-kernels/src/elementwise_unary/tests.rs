@@ -1,4 +1,5 @@
 use super::map_cpu::assert_simd_levels_agree;
+use super::map_gpu::SPANS_TWO_WINDOWS;
 use super::math::{EXP_HI, EXP_LO};
 use crate::array::HostArray;
 use crate::params::ParamValue;
@@ -100,8 +101,8 @@ test_all_backends! {
         for (id, p) in cases() {
             check(b, id, &x(edges.clone()), &p);
         }
-        // Specials spread over a large input, across the windows of the chunked GPU backend.
-        let mut big = uniform((1 << 20) + 3, -100.0, 100.0, 5);
+        // Specials spread over an input that crosses a window of the chunked GPU backend.
+        let mut big = uniform(SPANS_TWO_WINDOWS, -100.0, 100.0, 5);
         sprinkle_specials(&mut big, 0.01, 5);
         for (id, p) in cases() {
             check(b, id, &x(big.clone()), &p);
