@@ -21,7 +21,8 @@ fn op_leaky_relu(x: vec4<f32>) -> vec4<f32> {
 
 // x for x > 0, alpha (e^x - 1) otherwise (expm1, so small negative x keeps its accuracy).
 fn op_elu(x: vec4<f32>) -> vec4<f32> {
-    let y = select(params.p0 * expm1_4(x), x, x > splat(0.0));
+    let negative_part = params.p0 * expm1_core4(clamp_finite4(x, EXP_M1_LO, 0.0));
+    let y = select(negative_part, x, x > splat(0.0));
     return select(y, x, fp_is_nan4(x));
 }
 

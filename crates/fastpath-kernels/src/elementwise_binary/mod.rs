@@ -139,7 +139,7 @@ impl Kernel for ArithmeticMap {
 pub(crate) static MAP_ADD: ArithmeticMap = ArithmeticMap {
     id: "MAP_ADD",
     flops: 1.0,
-    cpu: |a, b| map_binary(a, b, |x, y| x + y),
+    cpu: |a, b| map_binary(a, b, |x, y, _| x + y),
     shaders: two_operand_shaders!("add", "op_add", DType::F32),
     reference: |a, b| a + b,
     tolerance: half_ulp,
@@ -151,7 +151,7 @@ pub(crate) static MAP_ADD: ArithmeticMap = ArithmeticMap {
 pub(crate) static MAP_MUL: ArithmeticMap = ArithmeticMap {
     id: "MAP_MUL",
     flops: 1.0,
-    cpu: |a, b| map_binary(a, b, |x, y| x * y),
+    cpu: |a, b| map_binary(a, b, |x, y, _| x * y),
     shaders: two_operand_shaders!("mul", "op_mul", DType::F32),
     reference: |a, b| a * b,
     tolerance: half_ulp,
@@ -163,7 +163,7 @@ pub(crate) static MAP_MUL: ArithmeticMap = ArithmeticMap {
 pub(crate) static MAP_DIV: ArithmeticMap = ArithmeticMap {
     id: "MAP_DIV",
     flops: 1.0,
-    cpu: |a, b| map_binary(a, b, |x, y| x / y),
+    cpu: |a, b| map_binary(a, b, |x, y, _| x / y),
     shaders: two_operand_shaders!("div", "op_div", DType::F32),
     reference: |a, b| a / b,
     tolerance: |r| 4.0 * (f32::EPSILON as f64 / 2.0) * r.abs() + FLUSH_TOLERANCE,
@@ -264,7 +264,7 @@ impl Kernel for MapFma {
         let (b, c) = (Operand::of(inputs[1]), Operand::of(inputs[2]));
         // mul_add is one vfmadd in the AVX2+FMA and AVX-512 loops and a correctly rounded
         // libm call in the SSE2 fallback.
-        let out = map_ternary(inputs[0].f32s(), b, c, |x, y, z| x.mul_add(y, z));
+        let out = map_ternary(inputs[0].f32s(), b, c, |x, y, z, _| x.mul_add(y, z));
         Ok(vec![HostArray::f32(inputs[0].shape().to_vec(), out)])
     }
 
@@ -343,12 +343,12 @@ impl Kernel for MapCompare {
         let (a, b) = (inputs[0].f32s(), Operand::of(inputs[1]));
         // One monomorphised loop per operator (a per-element match would not vectorise).
         let mask: Vec<u32> = match params.enum_value("op") {
-            "gt" => map_binary(a, b, |x, y| (x > y) as u32),
-            "ge" => map_binary(a, b, |x, y| (x >= y) as u32),
-            "lt" => map_binary(a, b, |x, y| (x < y) as u32),
-            "le" => map_binary(a, b, |x, y| (x <= y) as u32),
-            "eq" => map_binary(a, b, |x, y| (x == y) as u32),
-            "ne" => map_binary(a, b, |x, y| (x != y) as u32),
+            "gt" => map_binary(a, b, |x, y, _| (x > y) as u32),
+            "ge" => map_binary(a, b, |x, y, _| (x >= y) as u32),
+            "lt" => map_binary(a, b, |x, y, _| (x < y) as u32),
+            "le" => map_binary(a, b, |x, y, _| (x <= y) as u32),
+            "eq" => map_binary(a, b, |x, y, _| (x == y) as u32),
+            "ne" => map_binary(a, b, |x, y, _| (x != y) as u32),
             other => unreachable!("the catalog's op values are checked: {other}"),
         };
         Ok(vec![HostArray::u32(inputs[0].shape().to_vec(), mask)])

@@ -6,9 +6,9 @@
 //! FMA. [`with_widest_simd`] runs the same `#[inline(always)]` loop body inside a function
 //! compiled with `avx512f` or `avx2,fma` (chosen once with `is_x86_feature_detected!`);
 //! inlining the body there compiles it for those features. The kernels' element functions
-//! are branch-free (see [`super::math`]), so every level vectorises, and because none of them
-//! relies on contraction into FMA, every level gives bit-identical results. Elsewhere
-//! (aarch64: NEON is baseline) the plain loop runs.
+//! are branch-free (see [`super::math`]), so every level vectorises; they receive a
+//! [`Madd`] saying whether the level has FMA, a constant that inlining folds away. On aarch64
+//! (NEON and FMA are baseline) the plain loop runs with fused multiply-adds.
 //!
 //! A scalar operand (a 0-d array under the broadcast convention) is folded into the element
 //! function as a constant, so each operand pattern gets its own monomorphised loop instead
@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
 
+use super::math::Madd;
 use crate::array::HostArray;
 use crate::cpu::CHUNK;
 
@@ -43,14 +44,14 @@ impl<'a> Operand<'a> {
 pub(crate) fn map_unary<O, F>(x: &[f32], f: F) -> Vec<O>
 where
     O: Default + Clone + Send,
-    F: Fn(f32) -> O + Sync,
+    F: Fn(f32, Madd) -> O + Sync,
 {
     let mut out = output(x.len());
     for_each_chunk(&mut out, |start, o| {
         let x = &x[start..start + o.len()];
         with_widest_simd(
             #[inline(always)]
-            || unary_loop(x, o, &f),
+            |m| unary_loop(x, o, m, &f),
         )
     });
     out
@@ -60,10 +61,10 @@ where
 pub(crate) fn map_binary<O, F>(a: &[f32], b: Operand<'_>, f: F) -> Vec<O>
 where
     O: Default + Clone + Send,
-    F: Fn(f32, f32) -> O + Sync,
+    F: Fn(f32, f32, Madd) -> O + Sync,
 {
     match b {
-        Operand::Scalar(s) => map_unary(a, |x| f(x, s)),
+        Operand::Scalar(s) => map_unary(a, move |x, m| f(x, s, m)),
         Operand::Array(b) => {
             assert_eq!(a.len(), b.len(), "validated operands have one length");
             let mut out = output(a.len());
@@ -72,7 +73,7 @@ where
                 let (a, b) = (&a[range.clone()], &b[range]);
                 with_widest_simd(
                     #[inline(always)]
-                    || binary_loop(a, b, o, &f),
+                    |m| binary_loop(a, b, o, m, &f),
                 )
             });
             out
@@ -83,15 +84,15 @@ where
 /// out[i] = f(a[i], b[i], c[i]) with `b` and `c` each an array or a broadcast scalar.
 pub(crate) fn map_ternary<F>(a: &[f32], b: Operand<'_>, c: Operand<'_>, f: F) -> Vec<f32>
 where
-    F: Fn(f32, f32, f32) -> f32 + Sync,
+    F: Fn(f32, f32, f32, Madd) -> f32 + Sync,
 {
     match (b, c) {
-        (Operand::Scalar(b), Operand::Scalar(c)) => map_unary(a, |x| f(x, b, c)),
+        (Operand::Scalar(b), Operand::Scalar(c)) => map_unary(a, move |x, m| f(x, b, c, m)),
         (Operand::Array(b), Operand::Scalar(c)) => {
-            map_binary(a, Operand::Array(b), |x, y| f(x, y, c))
+            map_binary(a, Operand::Array(b), move |x, y, m| f(x, y, c, m))
         }
         (Operand::Scalar(b), Operand::Array(c)) => {
-            map_binary(a, Operand::Array(c), |x, z| f(x, b, z))
+            map_binary(a, Operand::Array(c), move |x, z, m| f(x, b, z, m))
         }
         (Operand::Array(b), Operand::Array(c)) => {
             assert!(a.len() == b.len() && a.len() == c.len(), "validated operands have one length");
@@ -101,7 +102,7 @@ where
                 let (a, b, c) = (&a[range.clone()], &b[range.clone()], &c[range]);
                 with_widest_simd(
                     #[inline(always)]
-                    || ternary_loop(a, b, c, o, &f),
+                    |m| ternary_loop(a, b, c, o, m, &f),
                 )
             });
             out
@@ -110,16 +111,16 @@ where
 }
 
 #[inline(always)]
-fn unary_loop<O>(x: &[f32], out: &mut [O], f: &impl Fn(f32) -> O) {
+fn unary_loop<O>(x: &[f32], out: &mut [O], m: Madd, f: &impl Fn(f32, Madd) -> O) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = f(v);
+        *o = f(v, m);
     }
 }
 
 #[inline(always)]
-fn binary_loop<O>(a: &[f32], b: &[f32], out: &mut [O], f: &impl Fn(f32, f32) -> O) {
+fn binary_loop<O>(a: &[f32], b: &[f32], out: &mut [O], m: Madd, f: &impl Fn(f32, f32, Madd) -> O) {
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        *o = f(x, y);
+        *o = f(x, y, m);
     }
 }
 
@@ -129,10 +130,11 @@ fn ternary_loop(
     b: &[f32],
     c: &[f32],
     out: &mut [f32],
-    f: &impl Fn(f32, f32, f32) -> f32,
+    m: Madd,
+    f: &impl Fn(f32, f32, f32, Madd) -> f32,
 ) {
     for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
-        *o = f(x, y, z);
+        *o = f(x, y, z, m);
     }
 }
 
@@ -261,11 +263,11 @@ pub(crate) fn with_simd_level<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Runs `work` compiled for the current [`simd_level`]. `work` must be an `#[inline(always)]`
-/// closure over `#[inline(always)]` code so that it is compiled into the feature-enabled
-/// function rather than called from it.
+/// Runs `work` compiled for the current [`simd_level`], telling it whether that level has
+/// FMA. `work` must be an `#[inline(always)]` closure over `#[inline(always)]` code so that it
+/// is compiled into the feature-enabled function rather than called from it.
 #[inline(always)]
-pub(crate) fn with_widest_simd<R>(work: impl FnOnce() -> R) -> R {
+pub(crate) fn with_widest_simd<R>(work: impl FnOnce(Madd) -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         match simd_level() {
@@ -275,52 +277,39 @@ pub(crate) fn with_widest_simd<R>(work: impl FnOnce() -> R) -> R {
             SimdLevel::Baseline => {}
         }
     }
-    work()
+    // aarch64 always has FMA; elsewhere the baseline may not.
+    work(if cfg!(target_arch = "aarch64") { Madd::FUSED } else { Madd::SEPARATE })
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::Madd;
+
     /// # Safety
     /// The CPU must support AVX-512F (and so AVX2 and FMA).
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) unsafe fn avx512<R>(work: impl FnOnce() -> R) -> R {
-        work()
+    pub(super) unsafe fn avx512<R>(work: impl FnOnce(Madd) -> R) -> R {
+        work(Madd::FUSED)
     }
 
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn avx2_fma<R>(work: impl FnOnce() -> R) -> R {
-        work()
+    pub(super) unsafe fn avx2_fma<R>(work: impl FnOnce(Madd) -> R) -> R {
+        work(Madd::FUSED)
     }
 }
 
-/// Asserts that every SIMD level this CPU has computes the same bits for kernel `id` (NaN
-/// payloads aside): the levels run one loop body, so any difference is a compiler surprise
-/// (e.g. contraction into FMA) that the reference tolerance might hide.
+/// Checks kernel `id` against its float64 reference at every SIMD level this CPU has (the
+/// normal tests only run the widest one).
 #[cfg(test)]
-pub(crate) fn assert_simd_levels_agree(
+pub(crate) fn check_every_simd_level(
     id: &str,
     inputs: &[HostArray],
     params: &[(&str, crate::params::ParamValue)],
 ) {
-    use crate::testing::{TestBackend, run};
-    let cpu = TestBackend::cpu();
-    let outputs: Vec<(SimdLevel, Vec<HostArray>)> = SimdLevel::available()
-        .into_iter()
-        .map(|level| (level, with_simd_level(level, || run(&cpu, id, inputs, params).unwrap())))
-        .collect();
-    let (base_level, base) = &outputs[0];
-    for (level, out) in &outputs[1..] {
-        for (want, got) in base.iter().zip(out) {
-            let same = match (want.as_f32(), got.as_f32()) {
-                (Some(w), Some(g)) => w
-                    .iter()
-                    .zip(g)
-                    .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
-                _ => want == got,
-            };
-            assert!(same, "{id}: {level:?} and {base_level:?} results differ");
-        }
+    let cpu = crate::testing::TestBackend::cpu();
+    for level in SimdLevel::available() {
+        with_simd_level(level, || crate::testing::check(&cpu, id, inputs, params));
     }
 }

@@ -12,6 +12,8 @@
 const EXP_HI: f32 = 88.72283;         // largest f32 whose exponential is finite
 const EXP_LO: f32 = -104.0;           // e^x rounds to 0 below this
 const EXP_PARTS_LO: f32 = -170.0;     // exp_parts4 and scale_pow2_4 hold down to here
+const EXP_M1_LO: f32 = -30.0;         // expm1_core4 holds on [EXP_M1_LO, EXP_M1_HI]; e^x - 1
+const EXP_M1_HI: f32 = 20.0;          // rounds to -1 below -30
 const LOG2E: f32 = 1.44269504;
 const LN2_HI: f32 = 0.693359375;      // n * LN2_HI is exact for |n| <= 150
 const LN2_LO: f32 = -2.12194440e-4;
@@ -86,25 +88,22 @@ fn exp4(x: vec4<f32>) -> vec4<f32> {
     return select(y, x, fp_is_nan4(x));
 }
 
-// e^x - 1 without cancellation near 0: Taylor polynomial (to x^11) for |x| < 1, e^x - 1
-// elsewhere.
-fn expm1_4(x: vec4<f32>) -> vec4<f32> {
-    let xs = clamp_finite4(x, -1.0, 1.0);
-    var p = splat(1.0 / 39916800.0);
-    p = p * xs + 1.0 / 3628800.0;
-    p = p * xs + 1.0 / 362880.0;
-    p = p * xs + 1.0 / 40320.0;
-    p = p * xs + 1.0 / 5040.0;
-    p = p * xs + 1.0 / 720.0;
-    p = p * xs + 1.0 / 120.0;
-    p = p * xs + 1.0 / 24.0;
-    p = p * xs + 1.0 / 6.0;
-    p = p * xs + 0.5;
-    let taylor = p * xs * xs + xs;
-    let far = exp_core4(clamp_finite4(x, EXP_LO, EXP_HI)) - 1.0;
-    var y = select(far, taylor, abs_bits4(x) < splat(1.0));
-    y = select(y, splat(fp_inf()), x > splat(EXP_HI));
-    return select(y, x, fp_is_nan4(x));
+// e^x - 1 for finite x in [EXP_M1_LO, EXP_M1_HI] (callers clamp), without cancellation near
+// 0: with x = n ln2 + r, e^x - 1 = 2^n (e^r - 1) + (2^n - 1), e^r - 1 from a polynomial and
+// 2^n - 1 exact.
+fn expm1_core4(x: vec4<f32>) -> vec4<f32> {
+    let n = round(x * LOG2E);
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    var p = splat(1.0 / 40320.0);
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    let q = r * r * p + r;
+    let scale = bitcast<vec4<f32>>(vec4<u32>(vec4<i32>(n) + 127) << vec4<u32>(23u));
+    return scale * q + (scale - 1.0);
 }
 
 // ln x: ln(+-0) = -Inf, negative input (-Inf included) gives NaN, +Inf gives +Inf. The
@@ -155,21 +154,13 @@ fn ln1p_unit4(t: vec4<f32>) -> vec4<f32> {
     return 2.0 * s + 2.0 * s * p;
 }
 
-// tanh x: odd polynomial for |x| < 0.625, else 1 - 2/(e^(2|x|) + 1) with the sign of x;
+// tanh x = e / (e + 2) with e = e^(2|x|) - 1 and the sign of x: no cancellation anywhere;
 // |x| >= 10 gives +-1 exactly. tanh(-0) = -0.
 fn tanh4(x: vec4<f32>) -> vec4<f32> {
-    let a = abs_bits4(x);
-    let xs = clamp_finite4(x, -1.0, 1.0);
-    let z = xs * xs;
-    var p = -5.70498872745e-3 * z + 2.06390887954e-2;
-    p = p * z - 5.37397155531e-2;
-    p = p * z + 1.33314422036e-1;
-    p = p * z - 3.33332819422e-1;
-    let small = p * z * xs + xs;
-    let e = exp_core4(2.0 * clamp_finite4(a, 0.0, 10.0));
-    let large = 1.0 - 2.0 / (e + 1.0);
+    let a = clamp_finite4(abs_bits4(x), 0.0, EXP_M1_HI / 2.0);
+    let e = expm1_core4(2.0 * a);
     // tanh is odd: the sign always comes from x (this also keeps tanh(-0) = -0).
-    let y = copysign4(select(large, small, a < splat(0.625)), x);
+    let y = copysign4(e / (e + 2.0), x);
     return select(y, x, fp_is_nan4(x));
 }
 

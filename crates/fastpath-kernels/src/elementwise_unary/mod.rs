@@ -125,7 +125,7 @@ pub(crate) static MAP_CLAMP: UnaryMap = UnaryMap {
     cpu: |x, p| {
         let (lo, hi) = clamp_bounds(p);
         // Compare-and-select keeps NaN (f32::max/min would replace it with a bound).
-        map_unary(x, |v| {
+        map_unary(x, move |v, _| {
             let v = if v < lo { lo } else { v };
             if v > hi { hi } else { v }
         })
@@ -157,7 +157,7 @@ pub(crate) static MAP_CLAMP: UnaryMap = UnaryMap {
 pub(crate) static MAP_ABS: UnaryMap = UnaryMap {
     id: "MAP_ABS",
     flops: 1.0,
-    cpu: |x, _| map_unary(x, f32::abs),
+    cpu: |x, _| map_unary(x, |v, _| v.abs()),
     gpu: shader("map/abs", "abs_bits4"),
     gpu_params: no_gpu_params,
     check: no_check,
