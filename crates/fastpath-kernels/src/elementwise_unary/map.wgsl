@@ -2,13 +2,16 @@
 // elements at a time.
 //
 // Each thread handles VEC4_PER_THREAD vec4s spaced one workgroup (256 vec4s) apart, so every
-// load and store instruction of a workgroup covers 4 KiB of contiguous memory and each thread
-// keeps several independent loads in flight. The last vec4 of the tensor may reach into the
-// buffer's padding (bindings are rounded up to 16 bytes): those lanes compute garbage that
-// lands in the padding of `out`, never in another element.
+// load and store instruction of a workgroup covers 4 KiB of contiguous memory. A thread issues
+// all its loads before any arithmetic: GPUs issue in order, so a load placed after the
+// previous element's store would wait for it, leaving one load in flight per thread instead
+// of VEC4_PER_THREAD per operand. The last vec4 of the tensor may reach into the buffer's
+// padding (bindings are rounded up to 16 bytes): those lanes compute garbage that lands in the
+// padding of `out`, never in another element.
 //
-// Substituted by map_gpu.rs: BINDINGS (the operand and output declarations), HOIST (scalar
-// operands read once per thread), OP and ARGS (the call made per vec4), VEC4_PER_THREAD.
+// Substituted by map_gpu.rs: BINDINGS (the operand and output declarations), REGISTERS
+// (per-thread copies of the array operands), LOADS (filling them), HOIST (scalar operands
+// read once per thread), OP and ARGS (the call made per vec4), VEC4_PER_THREAD.
 
 struct Params {
     len: u32,      // elements in this window
@@ -34,6 +37,13 @@ fn map(
 ) {
     let vecs = (params.len + 3u) / 4u;
     let first = linear_workgroup(wid, nwg) * (256u * VEC4_PER_THREAD) + lid;
+    {{REGISTERS}}
+    for (var k = 0u; k < VEC4_PER_THREAD; k = k + 1u) {
+        let j = first + k * 256u;
+        if (j < vecs) {
+            {{LOADS}}
+        }
+    }
     {{HOIST}}
     for (var k = 0u; k < VEC4_PER_THREAD; k = k + 1u) {
         let j = first + k * 256u;

@@ -75,7 +75,9 @@ impl MapShader {
     /// The final WGSL source.
     pub(crate) fn source(&self) -> String {
         let mut bindings = String::new();
-        let mut hoist = String::new();
+        let mut registers = Vec::new();
+        let mut loads = Vec::new();
+        let mut hoist = Vec::new();
         let mut args = Vec::new();
         for (k, (read, name)) in self.operands.iter().zip(OPERAND_NAMES).enumerate() {
             let binding = k + 1;
@@ -84,13 +86,15 @@ impl MapShader {
                     bindings += &format!(
                         "@group(0) @binding({binding}) var<storage, read> {name}: array<vec4<f32>>;\n"
                     );
-                    args.push(format!("{name}[j]"));
+                    registers.push(format!("var {name}_in: array<vec4<f32>, VEC4_PER_THREAD>;"));
+                    loads.push(format!("{name}_in[k] = {name}[j];"));
+                    args.push(format!("{name}_in[k]"));
                 }
                 Read::Scalar => {
                     bindings += &format!(
                         "@group(0) @binding({binding}) var<storage, read> {name}: array<f32>; // 0-d, broadcast\n"
                     );
-                    hoist += &format!("let {name}_broadcast = vec4<f32>({name}[0]);\n    ");
+                    hoist.push(format!("let {name}_broadcast = vec4<f32>({name}[0]);"));
                     args.push(format!("{name}_broadcast"));
                 }
             }
@@ -108,7 +112,9 @@ impl MapShader {
             &[MATH_WGSL, self.library, MAP_WGSL],
             &[
                 ("BINDINGS", &bindings),
-                ("HOIST", hoist.trim_end()),
+                ("REGISTERS", &registers.join("\n    ")),
+                ("LOADS", &loads.join("\n            ")),
+                ("HOIST", &hoist.join("\n    ")),
                 ("OP", self.op),
                 ("ARGS", &args.join(", ")),
                 ("VEC4_PER_THREAD", &VEC4_PER_THREAD.to_string()),
