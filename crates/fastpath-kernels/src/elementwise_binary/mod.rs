@@ -226,10 +226,12 @@ static FMA_EXACT_SHADERS: [MapShader; 4] =
 /// multiply-add. This costs one small readback per process and adapter, and lets devices
 /// with a real FMA (NVIDIA, AMD, Apple) skip the emulation.
 fn device_fma_rounds_once(gpu: &Gpu) -> Result<bool, KernelError> {
-    static MEASURED: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+    /// (backend, adapter name, driver) and the answer.
+    static MEASURED: Mutex<Vec<([String; 3], bool)>> = Mutex::new(Vec::new());
     let adapter = gpu.adapter();
-    let key = format!("{}|{}|{}", adapter.backend, adapter.name, adapter.driver);
-    if let Some((_, fused)) = MEASURED.lock().unwrap().iter().find(|(k, _)| *k == key) {
+    let same_adapter =
+        |k: &[String; 3]| k[0] == adapter.backend && k[1] == adapter.name && k[2] == adapter.driver;
+    if let Some((_, fused)) = MEASURED.lock().unwrap().iter().find(|(k, _)| same_adapter(k)) {
         return Ok(*fused);
     }
     // a·b − round(a·b) is exact with one rounding and 0 with two.
@@ -241,6 +243,7 @@ fn device_fma_rounds_once(gpu: &Gpu) -> Result<bool, KernelError> {
     let out = run_map(gpu, &FMA_DEVICE_SHADERS[0], &[&ta, &tb, &tc], [0.0; 2])?;
     let got: Vec<f32> = gpu.read(&out)?;
     let fused = (0..4).all(|i| got[i].to_bits() == a[i].mul_add(b[i], c[i]).to_bits());
+    let key = [adapter.backend.clone(), adapter.name.clone(), adapter.driver.clone()];
     MEASURED.lock().unwrap().push((key, fused));
     Ok(fused)
 }
