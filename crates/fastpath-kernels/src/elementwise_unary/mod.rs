@@ -13,8 +13,8 @@
 //!
 //! NaN propagates through every kernel here. ±Inf and range edges follow IEEE: exp(+Inf) =
 //! +Inf, exp(x > 88.72283) = +Inf, exp(−Inf) = 0; ln(±0) = −Inf, ln(x < 0) = NaN,
-//! ln(+Inf) = +Inf; sigmoid(±Inf) = 1 / 0; tanh(±Inf) = ±1; softplus(+Inf) = +Inf,
-//! softplus(−Inf) = 0; clamp and abs are exact. Subnormal results may be flushed to zero on
+//! ln(+Inf) = +Inf; sigmoid(+Inf) = 1, sigmoid(−Inf) = 0; tanh(±Inf) = ±1;
+//! softplus(+Inf) = +Inf, softplus(−Inf) = 0; clamp and abs are exact. Subnormal results may be flushed to zero on
 //! GPUs that flush them; subnormal inputs are handled exactly by ln on every backend.
 
 pub(crate) mod map_cpu;
