@@ -9,8 +9,9 @@
 //! IEEE semantics: NaN propagates through add, mul, div and fma; x/±0 gives ±Inf (NaN for
 //! 0/0); Inf − Inf and 0·Inf give NaN; overflow gives ±Inf. Comparisons are false whenever
 //! either side is NaN, except `ne`, which is true; −0 equals +0. On GPUs that flush
-//! subnormals (lavapipe, Apple GPUs) subnormal inputs act as ±0 and subnormal results may be
-//! 0; the tolerances allow the latter, and the tests use no subnormal operands.
+//! subnormals (Vulkan leaves it to the driver; Metal's default fast math flushes) subnormal
+//! inputs act as ±0 and subnormal results may be 0; the tolerances allow the latter, and the
+//! tests use no subnormal operands.
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,8 @@ use crate::kernel::{Cost, Kernel, WgslVariant, leading_len};
 use crate::params::Params;
 
 /// Absolute part of every float tolerance here: results below the normal range may be
-/// flushed to zero by GPUs (lavapipe and Apple GPUs flush subnormals).
+/// flushed to zero by GPUs (Vulkan leaves subnormal handling to the driver; Metal's default
+/// fast math flushes).
 pub(crate) const FLUSH_TOLERANCE: f64 = f32::MIN_POSITIVE as f64;
 
 /// One elementwise map of one f32 input.
