@@ -1,0 +1,315 @@
+//! The CPU map template shared by the elementwise domains: out[i] = f(a[i], b[i], ...) over
+//! 64 Ki-element chunks in parallel (rayon), each chunk's loop compiled for the widest SIMD
+//! the CPU has.
+//!
+//! The default x86-64 target is SSE2 only, so a loop compiled normally runs 4 lanes without
+//! FMA. [`with_widest_simd`] runs the same `#[inline(always)]` loop body inside a function
+//! compiled with `avx512f` or `avx2,fma` (chosen once with `is_x86_feature_detected!`);
+//! inlining the body there compiles it for those features. The kernels' element functions
+//! are branch-free (see [`super::math`]), so every level vectorises; they receive a
+//! [`Madd`] saying whether the level has FMA, a constant that inlining folds away. On aarch64
+//! (NEON and FMA are baseline) the plain loop runs with fused multiply-adds.
+//!
+//! A scalar operand (a 0-d array under the broadcast convention) is folded into the element
+//! function as a constant, so each operand pattern gets its own monomorphised loop instead
+//! of a per-element branch.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use rayon::prelude::*;
+
+use super::math::Madd;
+use crate::array::HostArray;
+use crate::cpu::CHUNK;
+
+/// One operand of a map: a whole array, or one value broadcast to every position.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Operand<'a> {
+    Array(&'a [f32]),
+    Scalar(f32),
+}
+
+impl<'a> Operand<'a> {
+    /// A 0-d array is a broadcast scalar; anything else is read element by element.
+    pub(crate) fn of(array: &'a HostArray) -> Self {
+        if array.shape().is_empty() {
+            Operand::Scalar(array.f32s()[0])
+        } else {
+            Operand::Array(array.f32s())
+        }
+    }
+}
+
+/// out[i] = f(x[i]).
+pub(crate) fn map_unary<O, F>(x: &[f32], f: F) -> Vec<O>
+where
+    O: Default + Clone + Send,
+    F: Fn(f32, Madd) -> O + Sync,
+{
+    let mut out = output(x.len());
+    for_each_chunk(&mut out, |start, o| {
+        let x = &x[start..start + o.len()];
+        with_widest_simd(
+            #[inline(always)]
+            |m| unary_loop(x, o, m, &f),
+        )
+    });
+    out
+}
+
+/// out[i] = f(a[i], b[i]) with `b` an array of a's length or a broadcast scalar.
+pub(crate) fn map_binary<O, F>(a: &[f32], b: Operand<'_>, f: F) -> Vec<O>
+where
+    O: Default + Clone + Send,
+    F: Fn(f32, f32, Madd) -> O + Sync,
+{
+    match b {
+        Operand::Scalar(s) => map_unary(a, move |x, m| f(x, s, m)),
+        Operand::Array(b) => {
+            assert_eq!(a.len(), b.len(), "validated operands have one length");
+            let mut out = output(a.len());
+            for_each_chunk(&mut out, |start, o| {
+                let range = start..start + o.len();
+                let (a, b) = (&a[range.clone()], &b[range]);
+                with_widest_simd(
+                    #[inline(always)]
+                    |m| binary_loop(a, b, o, m, &f),
+                )
+            });
+            out
+        }
+    }
+}
+
+/// out[i] = f(a[i], b[i], c[i]) with `b` and `c` each an array or a broadcast scalar.
+pub(crate) fn map_ternary<F>(a: &[f32], b: Operand<'_>, c: Operand<'_>, f: F) -> Vec<f32>
+where
+    F: Fn(f32, f32, f32, Madd) -> f32 + Sync,
+{
+    match (b, c) {
+        (Operand::Scalar(b), Operand::Scalar(c)) => map_unary(a, move |x, m| f(x, b, c, m)),
+        (Operand::Array(b), Operand::Scalar(c)) => {
+            map_binary(a, Operand::Array(b), move |x, y, m| f(x, y, c, m))
+        }
+        (Operand::Scalar(b), Operand::Array(c)) => {
+            map_binary(a, Operand::Array(c), move |x, z, m| f(x, b, z, m))
+        }
+        (Operand::Array(b), Operand::Array(c)) => {
+            assert!(a.len() == b.len() && a.len() == c.len(), "validated operands have one length");
+            let mut out = output(a.len());
+            for_each_chunk(&mut out, |start, o| {
+                let range = start..start + o.len();
+                let (a, b, c) = (&a[range.clone()], &b[range.clone()], &c[range]);
+                with_widest_simd(
+                    #[inline(always)]
+                    |m| ternary_loop(a, b, c, o, m, &f),
+                )
+            });
+            out
+        }
+    }
+}
+
+#[inline(always)]
+fn unary_loop<O>(x: &[f32], out: &mut [O], m: Madd, f: &impl Fn(f32, Madd) -> O) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f(v, m);
+    }
+}
+
+#[inline(always)]
+fn binary_loop<O>(a: &[f32], b: &[f32], out: &mut [O], m: Madd, f: &impl Fn(f32, f32, Madd) -> O) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = f(x, y, m);
+    }
+}
+
+#[inline(always)]
+fn ternary_loop(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    out: &mut [f32],
+    m: Madd,
+    f: &impl Fn(f32, f32, f32, Madd) -> f32,
+) {
+    for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
+        *o = f(x, y, z, m);
+    }
+}
+
+/// Runs `f(start, chunk)` over [`CHUNK`]-sized pieces of `out`, in parallel when there is
+/// more than one (the same policy as [`crate::cpu::map_chunks`], for any number of inputs).
+fn for_each_chunk<O: Send>(out: &mut [O], f: impl Fn(usize, &mut [O]) + Sync) {
+    if out.len() <= CHUNK {
+        f(0, out);
+        return;
+    }
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, o)| f(i * CHUNK, o));
+}
+
+/// A fresh output buffer. Zeroed through the allocator (large blocks come from calloc as
+/// untouched zero pages, so this is not a pass over memory) and, when large, backed by huge
+/// pages like numpy's arrays: first-touch faults on 4 KiB pages cost more than the map
+/// itself at 2^24 elements.
+fn output<O: Default + Clone>(n: usize) -> Vec<O> {
+    let mut out = vec![O::default(); n];
+    advise_huge_pages(&mut out);
+    out
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages<T>(buffer: &mut [T]) {
+    use std::ffi::{c_int, c_void};
+    /// numpy's threshold for the same advice.
+    const MIN_BYTES: usize = 4 << 20;
+    /// A multiple of every Linux page size (4, 16 and 64 KiB).
+    const ALIGN: usize = 64 << 10;
+    const MADV_HUGEPAGE: c_int = 14;
+    unsafe extern "C" {
+        fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+    }
+    let bytes = std::mem::size_of_val(buffer);
+    if bytes < MIN_BYTES {
+        return;
+    }
+    let begin = buffer.as_mut_ptr() as usize;
+    let start = begin.next_multiple_of(ALIGN);
+    let end = (begin + bytes) / ALIGN * ALIGN;
+    // SAFETY: an advisory call on whole pages inside the allocation; it changes no contents
+    // and its failure (e.g. huge pages disabled) is harmless, so the result is ignored.
+    unsafe {
+        madvise(start as *mut c_void, end - start, MADV_HUGEPAGE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages<T>(_buffer: &mut [T]) {}
+
+/// Instruction-set levels of the map loops, widest last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum SimdLevel {
+    /// The target's baseline (SSE2 on x86-64, NEON on aarch64).
+    Baseline = 1,
+    Avx2Fma = 2,
+    Avx512 = 3,
+}
+
+impl SimdLevel {
+    fn from_u8(v: u8) -> Option<SimdLevel> {
+        match v {
+            1 => Some(SimdLevel::Baseline),
+            2 => Some(SimdLevel::Avx2Fma),
+            3 => Some(SimdLevel::Avx512),
+            _ => None,
+        }
+    }
+
+    /// The widest level this CPU runs.
+    pub(crate) fn detected() -> SimdLevel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return SimdLevel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return SimdLevel::Avx2Fma;
+            }
+        }
+        SimdLevel::Baseline
+    }
+
+    /// Every level this CPU runs (for tests that compare them).
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<SimdLevel> {
+        [SimdLevel::Baseline, SimdLevel::Avx2Fma, SimdLevel::Avx512]
+            .into_iter()
+            .filter(|&l| l <= SimdLevel::detected())
+            .collect()
+    }
+}
+
+/// The level in use: detected once; `FASTPATH_CPU_SIMD=baseline|avx2|avx512` lowers it (for
+/// benchmarking the levels against each other; a level the CPU lacks is never chosen).
+static LEVEL: AtomicU8 = AtomicU8::new(0);
+
+pub(crate) fn simd_level() -> SimdLevel {
+    if let Some(level) = SimdLevel::from_u8(LEVEL.load(Ordering::Relaxed)) {
+        return level;
+    }
+    let detected = SimdLevel::detected();
+    let requested = match std::env::var("FASTPATH_CPU_SIMD").as_deref() {
+        Ok("baseline") => SimdLevel::Baseline,
+        Ok("avx2") => SimdLevel::Avx2Fma,
+        _ => detected,
+    };
+    let level = requested.min(detected);
+    LEVEL.store(level as u8, Ordering::Relaxed);
+    level
+}
+
+/// Runs `f` with the map loops forced to `level` (tests comparing the levels). Callers are
+/// serialised; CPU tests running meanwhile simply use that level, which is equally correct.
+#[cfg(test)]
+pub(crate) fn with_simd_level<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(level <= SimdLevel::detected(), "{level:?} is not available on this CPU");
+    let previous = simd_level();
+    LEVEL.store(level as u8, Ordering::Relaxed);
+    let result = f();
+    LEVEL.store(previous as u8, Ordering::Relaxed);
+    result
+}
+
+/// Runs `work` compiled for the current [`simd_level`], telling it whether that level has
+/// FMA. `work` must be an `#[inline(always)]` closure over `#[inline(always)]` code so that it
+/// is compiled into the feature-enabled function rather than called from it.
+#[inline(always)]
+pub(crate) fn with_widest_simd<R>(work: impl FnOnce(Madd) -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match simd_level() {
+            // SAFETY: simd_level() never reports a level the CPU lacks.
+            SimdLevel::Avx512 => return unsafe { x86::avx512(work) },
+            SimdLevel::Avx2Fma => return unsafe { x86::avx2_fma(work) },
+            SimdLevel::Baseline => {}
+        }
+    }
+    // aarch64 always has FMA; elsewhere the baseline may not.
+    work(if cfg!(target_arch = "aarch64") { Madd::FUSED } else { Madd::SEPARATE })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Madd;
+
+    /// # Safety
+    /// The CPU must support AVX-512F (and so AVX2 and FMA).
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn avx512<R>(work: impl FnOnce(Madd) -> R) -> R {
+        work(Madd::FUSED)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn avx2_fma<R>(work: impl FnOnce(Madd) -> R) -> R {
+        work(Madd::FUSED)
+    }
+}
+
+/// Checks kernel `id` against its float64 reference at every SIMD level this CPU has (the
+/// normal tests only run the widest one).
+#[cfg(test)]
+pub(crate) fn check_every_simd_level(
+    id: &str,
+    inputs: &[HostArray],
+    params: &[(&str, crate::params::ParamValue)],
+) {
+    let cpu = crate::testing::TestBackend::cpu();
+    for level in SimdLevel::available() {
+        with_simd_level(level, || crate::testing::check(&cpu, id, inputs, params));
+    }
+}
