@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use fastpath::KernelRates;
 use fastpath_route::{
     GateOutcome, GpuDescription, MachineProfile, OperationSpec, PriceTable, ResolvedInputs,
-    RooflineRates, RouteError, THIS_MACHINE, VARIABLES, Variables, Workload, decide, ops,
-    parse_variable_text, render, render_example, resolve, worked_examples,
+    RouteError, THIS_MACHINE, VARIABLES, Variables, Workload, decide, ops, parse_variable_text,
+    render, render_example, resolve, worked_examples,
 };
 use serde::Serialize;
 
@@ -20,6 +21,44 @@ use crate::{CliError, GlobalOpts};
     after_help = "See `fastpath route --help` for how it decides, the workload file format, examples and exit statuses."
 )]
 pub struct Args {
+    /// What to route: the workload file, --op operations, the seed's variables, the machine,
+    /// prices and health snapshot (shared with `fastpath run`).
+    #[command(flatten)]
+    pub target: WorkloadArgs,
+
+    /// Print JSON only: {"terminal", "terminal_name", "path", "trace", "inputs",
+    /// "estimates", "summary", "messages", "gate", "plan", ...}.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print the seed's worked examples (1-11, and 4b) with fastpath's decisions, using the
+    /// seed's prices unless --prices says otherwise.
+    #[arg(long, conflicts_with_all = ["workload", "ops", "machine", "health_snapshot", "list_ops", "list_machines"])]
+    pub examples: bool,
+
+    /// List every operation name with its shape rule and MLX / PyTorch support.
+    #[arg(long, conflicts_with_all = ["workload", "ops", "list_machines"])]
+    pub list_ops: bool,
+
+    /// List the machine profiles, including the one detected for this machine.
+    #[arg(long, conflicts_with_all = ["workload", "ops"])]
+    pub list_machines: bool,
+
+    /// Print a built-in price table (`seed` or `current`) as TOML and exit.
+    #[arg(long, value_name = "seed|current", conflicts_with_all = ["workload", "ops", "examples"])]
+    pub print_prices: Option<String>,
+
+    /// Boxed: sixteen optional strings would make `Args` the CLI's largest command by far.
+    /// Last, because its help heading applies to every flag declared after it.
+    #[command(flatten)]
+    pub variables: Box<VariableFlags>,
+}
+
+/// The flags that describe a workload and where it is routed, shared by `fastpath route` and
+/// `fastpath run` so both read workloads, machines, prices and health snapshots the same way.
+/// The variable flags ([`VariableFlags`]) complete it; each command flattens them last.
+#[derive(clap::Args, Debug)]
+pub struct WorkloadArgs {
     /// Workload file, TOML or JSON: the seed's variables by name and/or [[operations]].
     #[arg(value_name = "WORKLOAD")]
     pub workload: Option<PathBuf>,
@@ -46,32 +85,6 @@ pub struct Args {
     /// for a named profile the gate is not evaluated.
     #[arg(long, value_name = "FILE")]
     pub health_snapshot: Option<PathBuf>,
-
-    /// Print JSON only: {"terminal", "terminal_name", "path", "trace", "inputs",
-    /// "estimates", "summary", "messages", "gate", "plan", ...}.
-    #[arg(long)]
-    pub json: bool,
-
-    /// Print the seed's worked examples (1-11, and 4b) with fastpath's decisions, using the
-    /// seed's prices unless --prices says otherwise.
-    #[arg(long, conflicts_with_all = ["workload", "ops", "machine", "health_snapshot", "list_ops", "list_machines"])]
-    pub examples: bool,
-
-    /// List every operation name with its shape rule and MLX / PyTorch support.
-    #[arg(long, conflicts_with_all = ["workload", "ops", "list_machines"])]
-    pub list_ops: bool,
-
-    /// List the machine profiles, including the one detected for this machine.
-    #[arg(long, conflicts_with_all = ["workload", "ops"])]
-    pub list_machines: bool,
-
-    /// Print a built-in price table (`seed` or `current`) as TOML and exit.
-    #[arg(long, value_name = "seed|current", conflicts_with_all = ["workload", "ops", "examples"])]
-    pub print_prices: Option<String>,
-
-    /// Boxed: sixteen optional strings would make `Args` the CLI's largest command by far.
-    #[command(flatten)]
-    pub variables: Box<VariableFlags>,
 }
 
 /// The seed's input variables as flags; they override the workload file.
@@ -183,18 +196,8 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
         return examples(args);
     }
 
-    let prices =
-        PriceTable::from_arg(args.prices.as_deref().unwrap_or("current")).map_err(input_error)?;
-    let workload = build_workload(args)?;
-    let machine = machine_profile(args.machine.as_deref(), global)?;
-    // fastpath's kernel cost models and calibration are not wired yet: the router's own
-    // roofline estimates every operation.
-    let inputs = resolve(&workload, &machine, &RooflineRates).map_err(input_error)?;
-    let gate = health_gate(args, &machine, &inputs)?;
-    let decision = decide(&inputs, &prices, &gate).map_err(|e| match e {
-        RouteError::Blocked(message) => CliError::blocked(format!("health gate BLOCK: {message}")),
-        other => input_error(other),
-    })?;
+    let routed = prepare(&args.target, &args.variables, global, GatePolicy::ForRouting)?;
+    let decision = routed.decide()?;
     if args.json {
         print_json(&decision)?;
     } else {
@@ -203,11 +206,69 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn input_error(e: RouteError) -> CliError {
+/// Whose health gates a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatePolicy {
+    /// `fastpath route`: this machine's probe gates routing for this machine only; a named
+    /// profile is another machine, whose health this one cannot speak for.
+    ForRouting,
+    /// `fastpath run`: the work executes here, so this machine's health always gates it.
+    ThisMachineRunsIt,
+}
+
+/// The health gate's verdict, and the report it read when there was one.
+pub struct HealthGate {
+    /// The verdict in route's terms (warnings, blocks, long-run advice).
+    pub outcome: GateOutcome,
+    /// The health crate's full verdict (info messages and cooling guidance included).
+    pub verdict: Option<fastpath_health::GateVerdict>,
+    /// The probe or snapshot the gate read (a baseline for the runtime monitor).
+    pub report: Option<fastpath_health::HealthReport>,
+}
+
+/// A workload resolved on a machine and gated, ready to decide.
+pub struct Prepared {
+    pub inputs: ResolvedInputs,
+    pub prices: PriceTable,
+    pub health: HealthGate,
+}
+
+impl Prepared {
+    /// The routing decision; a BLOCK verdict is exit 3 with the gate's message.
+    pub fn decide(&self) -> Result<fastpath_route::Decision, CliError> {
+        decide(&self.inputs, &self.prices, &self.health.outcome).map_err(|e| match e {
+            RouteError::Blocked(message) => {
+                CliError::blocked(format!("health gate BLOCK: {message}"))
+            }
+            other => input_error(other),
+        })
+    }
+}
+
+/// Reads the workload, machine and prices, resolves every variable and evaluates the health
+/// gate: everything `route` and `run` do before deciding.
+pub fn prepare(
+    target: &WorkloadArgs,
+    variables: &VariableFlags,
+    global: &GlobalOpts,
+    policy: GatePolicy,
+) -> Result<Prepared, CliError> {
+    let prices =
+        PriceTable::from_arg(target.prices.as_deref().unwrap_or("current")).map_err(input_error)?;
+    let workload = build_workload(target, variables)?;
+    let machine = machine_profile(target.machine.as_deref(), global)?;
+    // Operations whose kernels exist are estimated from their cost models on this machine;
+    // the rest (and named profiles) fall back to the router's roofline. See fastpath::rates.
+    let inputs = resolve(&workload, &machine, &KernelRates::new()).map_err(input_error)?;
+    let health = health_gate(target, &machine, &inputs, policy)?;
+    Ok(Prepared { inputs, prices, health })
+}
+
+pub(crate) fn input_error(e: RouteError) -> CliError {
     CliError::bad_input(e)
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
     println!("{text}");
@@ -216,8 +277,8 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
 
 /// The workload file (if any), overridden by variable flags, plus --op operations; the
 /// built-in demo when nothing describes a workload.
-fn build_workload(args: &Args) -> Result<Workload, CliError> {
-    let flags = variable_flags(&args.variables)?;
+fn build_workload(args: &WorkloadArgs, variables: &VariableFlags) -> Result<Workload, CliError> {
+    let flags = variable_flags(variables)?;
     let ops: Vec<OperationSpec> = args
         .ops
         .iter()
@@ -297,25 +358,31 @@ fn this_gpu(global: &GlobalOpts) -> Option<GpuDescription> {
 }
 
 /// The health gate: a recorded probe when given, a probe of this machine when routing for
-/// it, and nothing for a named profile (this machine's health says nothing about another).
+/// it (or running here), and nothing for a named profile (this machine's health says nothing
+/// about another).
 fn health_gate(
-    args: &Args,
+    args: &WorkloadArgs,
     machine: &MachineProfile,
     inputs: &ResolvedInputs,
-) -> Result<GateOutcome, CliError> {
+    policy: GatePolicy,
+) -> Result<HealthGate, CliError> {
+    let probe_here = machine.origin == fastpath_route::ProfileOrigin::Detected
+        || policy == GatePolicy::ThisMachineRunsIt;
     let (report, source) = match &args.health_snapshot {
         Some(path) => (
             fastpath_health::load_snapshot(path).map_err(CliError::bad_input)?,
             format!("snapshot {}", path.display()),
         ),
-        None if machine.origin == fastpath_route::ProfileOrigin::Detected => {
-            (fastpath_health::probe(), "probe of this machine".to_string())
-        }
+        None if probe_here => (fastpath_health::probe(), "probe of this machine".to_string()),
         None => {
-            return Ok(GateOutcome::not_evaluated(format!(
-                "--machine {} is not this machine; give --health-snapshot FILE to gate on a recorded probe",
-                machine.name
-            )));
+            return Ok(HealthGate {
+                outcome: GateOutcome::not_evaluated(format!(
+                    "--machine {} is not this machine; give --health-snapshot FILE to gate on a recorded probe",
+                    machine.name
+                )),
+                verdict: None,
+                report: None,
+            });
         }
     };
     let query = inputs.gate_query();
@@ -328,7 +395,11 @@ fn health_gate(
             local_time_hours: query.local_time_hours,
         },
     );
-    Ok(gate_outcome(&verdict, source))
+    Ok(HealthGate {
+        outcome: gate_outcome(&verdict, source),
+        verdict: Some(verdict),
+        report: Some(report),
+    })
 }
 
 /// Health's verdict in route's terms: warnings and blocks, plus the up-front advice for long
@@ -359,8 +430,8 @@ struct ExampleJson<'a> {
 }
 
 fn examples(args: &Args) -> Result<ExitCode, CliError> {
-    let prices =
-        PriceTable::from_arg(args.prices.as_deref().unwrap_or("seed")).map_err(input_error)?;
+    let prices = PriceTable::from_arg(args.target.prices.as_deref().unwrap_or("seed"))
+        .map_err(input_error)?;
     let mut out = Vec::new();
     let mut text = String::new();
     for ex in worked_examples() {
