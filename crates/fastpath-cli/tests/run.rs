@@ -143,7 +143,17 @@ fn json_has_the_decision_the_execution_and_the_gate() {
     assert!(v["wall_seconds"].as_f64().unwrap() > 0.0);
 
     let e = &v["execution"];
-    assert_eq!(e["requested"], "gpu");
+    // T1 asks for the GPU; on a machine whose only GPU is a software rasterizer (CI's
+    // lavapipe) fastpath's CPU kernels are the faster path and the reason says so.
+    match e["requested"].as_str().unwrap() {
+        "gpu" => {}
+        "cpu" => assert!(
+            e["requested_reason"].as_str().unwrap().contains("software rasterizer"),
+            "{}",
+            e["requested_reason"]
+        ),
+        other => panic!("requested {other}"),
+    }
     let ran = e["operations"].as_array().unwrap();
     let skipped = e["skipped"].as_array().unwrap();
     assert_eq!(ran.len() + skipped.len(), 32, "every operation ran or was skipped");

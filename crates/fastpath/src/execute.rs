@@ -63,21 +63,43 @@ impl Device {
 
 /// The device a decision's plan runs on locally, and why; `None` for a cloud plan (nothing
 /// runs). `choice` is the caller's override (`--backend`); `Auto` follows the terminal.
-pub fn local_device(plan: &ExecutionPlan, choice: BackendChoice) -> Option<(Device, String)> {
+pub fn local_device(
+    plan: &ExecutionPlan,
+    choice: BackendChoice,
+    adapter: Option<&fastpath_gpu::AdapterSummary>,
+) -> Option<(Device, String)> {
     let routed = match plan.backend {
         Backend::Cloud => return None,
-        Backend::CpuInline => {
-            (Device::Cpu, "the route chose the CPU, inline (too small for a GPU launch)")
+        Backend::CpuInline => (
+            Device::Cpu,
+            "the route chose the CPU, inline (too small for a GPU launch)".to_string(),
+        ),
+        Backend::CpuRayon => {
+            (Device::Cpu, "the route chose the CPU with rayon across items".to_string())
         }
-        Backend::CpuRayon => (Device::Cpu, "the route chose the CPU with rayon across items"),
-        Backend::Gpu => (Device::Gpu, "the route chose fastpath's GPU kernels"),
+        Backend::Gpu => (Device::Gpu, "the route chose fastpath's GPU kernels".to_string()),
         Backend::Mlx | Backend::Pytorch | Backend::MlxThenGpu => (
             Device::Gpu,
-            "the route chose a framework; fastpath's own GPU kernels run its operations here",
+            "the route chose a framework; fastpath's own GPU kernels run its operations here"
+                .to_string(),
         ),
     };
     Some(match choice {
-        BackendChoice::Auto => (routed.0, routed.1.to_string()),
+        // A software rasterizer (lavapipe, WARP) runs GPU kernels on the CPU cores, slower
+        // than fastpath's CPU kernels on the same cores: the fastest local path is the CPU.
+        BackendChoice::Auto
+            if routed.0 == Device::Gpu && adapter.is_some_and(|a| a.device_type == "cpu") =>
+        {
+            (
+                Device::Cpu,
+                format!(
+                    "{}, but the only GPU is a software rasterizer ({}): fastpath's CPU kernels are faster on these cores (--backend gpu runs it anyway)",
+                    routed.1,
+                    adapter.map(|a| a.name.as_str()).unwrap_or_default()
+                ),
+            )
+        }
+        BackendChoice::Auto => routed,
         BackendChoice::Cpu => (Device::Cpu, "--backend cpu".to_string()),
         BackendChoice::Gpu => (Device::Gpu, "--backend gpu".to_string()),
     })
@@ -816,8 +838,36 @@ mod tests {
     fn local_device_follows_the_terminal_unless_forced() {
         let tiny = decision(vec![OperationSpec::new("sum", &[100])]);
         assert_eq!(tiny.terminal_name, "CPU_INLINE");
-        assert_eq!(local_device(&tiny.plan, BackendChoice::Auto).unwrap().0, Device::Cpu);
-        assert_eq!(local_device(&tiny.plan, BackendChoice::Gpu).unwrap().0, Device::Gpu);
+        assert_eq!(local_device(&tiny.plan, BackendChoice::Auto, None).unwrap().0, Device::Cpu);
+        assert_eq!(local_device(&tiny.plan, BackendChoice::Gpu, None).unwrap().0, Device::Gpu);
+    }
+
+    fn adapter(device_type: &str) -> fastpath_gpu::AdapterSummary {
+        fastpath_gpu::AdapterSummary {
+            index: 0,
+            name: format!("{device_type} adapter"),
+            backend: "vulkan".into(),
+            device_type: device_type.into(),
+            driver: String::new(),
+            unified_memory: device_type != "discrete",
+            max_buffer_bytes: 1 << 30,
+            max_storage_binding_bytes: 1 << 27,
+        }
+    }
+
+    #[test]
+    fn software_rasterizers_send_gpu_terminals_to_the_cpu() {
+        let big = decision(vec![OperationSpec::new("histogram", &[1 << 22])]);
+        assert_eq!(big.terminal_name, "LOCAL_METAL");
+        let on =
+            |a: Option<&fastpath_gpu::AdapterSummary>, c| local_device(&big.plan, c, a).unwrap();
+        let (d, why) = on(Some(&adapter("cpu")), BackendChoice::Auto);
+        assert_eq!(d, Device::Cpu);
+        assert!(why.contains("software rasterizer"), "{why}");
+        assert_eq!(on(Some(&adapter("discrete")), BackendChoice::Auto).0, Device::Gpu);
+        assert_eq!(on(Some(&adapter("cpu")), BackendChoice::Gpu).0, Device::Gpu);
+        // No adapter at all: the executor's own fallback reports it.
+        assert_eq!(on(None, BackendChoice::Auto).0, Device::Gpu);
     }
 
     #[test]

@@ -93,7 +93,9 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
     let prepared = prepare(&args.target, &args.variables, global, GatePolicy::ThisMachineRunsIt)?;
     let decision = prepared.decide()?;
     let input_files = read_input_files(&args.inputs, &decision.plan.operations)?;
-    let device = fastpath::local_device(&decision.plan, args.backend);
+    // Only the adapter's kind is needed (no device is opened here).
+    let adapter = fastpath_gpu::describe_adapter(global.adapter.as_deref()).ok();
+    let device = fastpath::local_device(&decision.plan, args.backend, adapter.as_ref());
 
     if !args.json {
         print!("{}", header(&decision, &prepared.health));
