@@ -6,12 +6,13 @@ use fastpath_kernels::{
     ArgMeta, Backend, HostArray, KernelError, ParamValue, Params, kernel, run_host,
 };
 
-use crate::backend::{BackendChoice, BackendDecision, auto_backend};
+use crate::backend::{BackendChoice, BackendDecision, auto_backend, calibrated_backend};
 
 /// Process-wide entry point: remembers the adapter preference and opens the GPU on first use.
 pub struct Context {
     adapter: Option<String>,
     gpu: OnceLock<Result<Arc<Gpu>, GpuError>>,
+    profile: OnceLock<Option<fastpath_bench::MachineProfile>>,
 }
 
 /// The result of [`Context::run_kernel`].
@@ -32,7 +33,21 @@ impl Context {
     /// `adapter`: a name fragment or index (the `--adapter` flag); `None` defers to
     /// `FASTPATH_ADAPTER` and then the best adapter.
     pub fn new(adapter: Option<String>) -> Self {
-        Self { adapter, gpu: OnceLock::new() }
+        Self { adapter, gpu: OnceLock::new(), profile: OnceLock::new() }
+    }
+
+    /// The calibration profile `fastpath calibrate` wrote for this machine, if any. A profile
+    /// that cannot be read is ignored with a warning: it only refines choices.
+    pub fn profile(&self) -> Option<&fastpath_bench::MachineProfile> {
+        self.profile
+            .get_or_init(|| match fastpath_bench::load_profile(None) {
+                Ok(p) => p.map(|(profile, _)| profile),
+                Err(e) => {
+                    tracing::warn!("ignoring the calibration profile: {e}");
+                    None
+                }
+            })
+            .as_ref()
     }
 
     /// The GPU, opened on first call.
@@ -59,7 +74,11 @@ impl Context {
             BackendChoice::Gpu => BackendDecision { use_gpu: true, reason: "--backend gpu".into() },
             BackendChoice::Auto => {
                 let summary = self.gpu().ok().map(|g| g.adapter().clone());
-                auto_backend(k, args, summary.as_ref())
+                let calibrated = match (self.profile(), summary.as_ref()) {
+                    (Some(p), Some(a)) => calibrated_backend(p, k, args, a),
+                    _ => None,
+                };
+                calibrated.unwrap_or_else(|| auto_backend(k, args, summary.as_ref()))
             }
         })
     }

@@ -257,9 +257,22 @@ pub fn prepare(
         PriceTable::from_arg(target.prices.as_deref().unwrap_or("current")).map_err(input_error)?;
     let workload = build_workload(target, variables)?;
     let machine = machine_profile(target.machine.as_deref(), global)?;
-    // Operations whose kernels exist are estimated from their cost models on this machine;
-    // the rest (and named profiles) fall back to the router's roofline. See fastpath::rates.
-    let inputs = resolve(&workload, &machine, &KernelRates::new()).map_err(input_error)?;
+    // Operations whose kernels exist are estimated from this machine's calibration profile
+    // when `fastpath calibrate` wrote one, else from their cost models; the rest (and named
+    // profiles) fall back to the router's roofline. See fastpath::rates.
+    let profile = match fastpath_bench::load_profile(None) {
+        Ok(p) => p.map(|(profile, _)| profile),
+        Err(e) => {
+            eprintln!("warning: ignoring the calibration profile: {e}");
+            None
+        }
+    };
+    let calibration = profile.as_ref().map(fastpath::rates::ProfileCalibration);
+    let rates = match &calibration {
+        Some(c) => KernelRates::new().with_calibration(c),
+        None => KernelRates::new(),
+    };
+    let inputs = resolve(&workload, &machine, &rates).map_err(input_error)?;
     let health = health_gate(target, &machine, &inputs, policy)?;
     Ok(Prepared { inputs, prices, health })
 }
