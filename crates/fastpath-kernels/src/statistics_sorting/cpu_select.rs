@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::cpu_sort::radix_sort_u32;
+use super::cpu_sort::sort_pairs_by_key_then_value;
 use super::keys::{f32_desc_rank_key, f32_from_desc_rank_key, f32_sort_key};
 
 /// Below this many elements, copy + introselect is cheaper than two histogram passes.
@@ -102,10 +102,10 @@ pub fn order_statistics(x: &[f32], rank: usize) -> OrderStatistics {
     let (bin_lo, r_lo) = locate(&hist, rank);
     let next = (rank + 1 < n).then(|| locate(&hist, rank + 1));
     let mut bins = vec![bin_lo];
-    if let Some((b, _)) = next {
-        if b != bin_lo {
-            bins.push(b);
-        }
+    if let Some((b, _)) = next
+        && b != bin_lo
+    {
+        bins.push(b);
     }
     let lows = low_histograms(x, key, &bins);
     let (low_lo, _) = locate(&lows[0], r_lo);
@@ -135,58 +135,89 @@ pub fn top_k(x: &[f32], k: usize) -> (Vec<f32>, Vec<u32>) {
         all
     } else {
         let hist = high_histogram(x, rank_key);
-        let (bin, r) = locate(&hist, k - 1);
-        let lows = low_histograms(x, rank_key, &[bin]);
-        let (low, r_low) = locate(&lows[0], r);
-        let threshold = bin << 16 | low;
-        let need_equal = r_low + 1; // winners whose key equals the threshold
-        let ranges = parts(n);
-        let per_part: Vec<Vec<u64>> = ranges
-            .into_par_iter()
-            .map(|range| {
-                let mut out = Vec::new();
-                let mut equal = 0usize;
-                let start = range.start;
-                for (j, v) in x[range].iter().enumerate() {
-                    let key = rank_key(v.to_bits());
-                    if key < threshold || (key == threshold && equal < need_equal) {
-                        equal += (key == threshold) as usize;
-                        out.push((key as u64) << 32 | (start + j) as u64);
+        let (bin, _) = locate(&hist, k - 1);
+        let at_or_below: usize = hist[..=bin as usize].iter().map(|&c| c as usize).sum();
+        if at_or_below <= 2 * k + SMALL {
+            // Few enough candidates (the usual case): collect every key in or below the
+            // threshold's bin in one more pass and select among them.
+            let mut candidates: Vec<u64> = parts(n)
+                .into_par_iter()
+                .map(|range| {
+                    let start = range.start;
+                    let mut out = Vec::new();
+                    for (j, v) in x[range].iter().enumerate() {
+                        let key = rank_key(v.to_bits());
+                        if key >> 16 <= bin {
+                            out.push((key as u64) << 32 | (start + j) as u64);
+                        }
                     }
-                }
-                out
-            })
-            .collect();
-        // Parts are in index order: the first `need_equal` threshold keys overall win.
-        let mut equal = 0usize;
-        let mut winners = Vec::with_capacity(k);
-        for item in per_part.into_iter().flatten() {
-            if (item >> 32) as u32 == threshold {
-                if equal == need_equal {
-                    continue;
-                }
-                equal += 1;
+                    out
+                })
+                .flatten()
+                .collect();
+            if k < candidates.len() {
+                candidates.select_nth_unstable(k - 1);
+                candidates.truncate(k);
             }
-            winners.push(item);
+            candidates
+        } else {
+            top_k_by_exact_threshold(x, k, &hist, bin)
         }
-        debug_assert_eq!(winners.len(), k);
-        winners
     };
-    // Order by (rank key, index): distinct composites, so an unstable sort is exact.
+    // Order by (rank key, index): the composites are distinct, so the order is exact.
     if winners.len() <= SMALL {
         winners.sort_unstable();
     } else {
-        // Winners were collected in index order; a stable key sort keeps ties by index.
         let mut keys: Vec<u32> = winners.iter().map(|w| (w >> 32) as u32).collect();
         let mut idx: Vec<u32> = winners.iter().map(|w| *w as u32).collect();
-        radix_sort_u32(&mut keys, Some(&mut idx));
-        return (
-            keys.iter().map(|&key| f32::from_bits(f32_from_desc_rank_key(key))).collect(),
-            idx,
-        );
+        sort_pairs_by_key_then_value(&mut keys, &mut idx);
+        let values = keys.iter().map(|&key| f32::from_bits(f32_from_desc_rank_key(key)));
+        return (values.collect(), idx);
     }
     let values = winners.iter().map(|w| f32::from_bits(f32_from_desc_rank_key((w >> 32) as u32)));
     (values.collect(), winners.iter().map(|w| *w as u32).collect())
+}
+
+/// Top-k winners when the threshold's 16-bit bin is crowded (ties, or a large k): the exact
+/// threshold key from a second histogram of that bin's low bits, then the keys below it and
+/// the first `need` keys equal to it in index order, as (rank key, index) composites.
+fn top_k_by_exact_threshold(x: &[f32], k: usize, hist: &[u32], bin: u32) -> Vec<u64> {
+    let rank_key = |b: u32| f32_desc_rank_key(b);
+    let below: usize = hist[..bin as usize].iter().map(|&c| c as usize).sum();
+    let lows = low_histograms(x, rank_key, &[bin]);
+    let (low, r_low) = locate(&lows[0], k - 1 - below);
+    let threshold = bin << 16 | low;
+    let need_equal = r_low + 1; // winners whose key equals the threshold
+    let per_part: Vec<Vec<u64>> = parts(x.len())
+        .into_par_iter()
+        .map(|range| {
+            let mut out = Vec::new();
+            let mut equal = 0usize;
+            let start = range.start;
+            for (j, v) in x[range].iter().enumerate() {
+                let key = rank_key(v.to_bits());
+                if key < threshold || (key == threshold && equal < need_equal) {
+                    equal += (key == threshold) as usize;
+                    out.push((key as u64) << 32 | (start + j) as u64);
+                }
+            }
+            out
+        })
+        .collect();
+    // Parts are in index order: the first `need_equal` threshold keys overall win.
+    let mut equal = 0usize;
+    let mut winners = Vec::with_capacity(k);
+    for item in per_part.into_iter().flatten() {
+        if (item >> 32) as u32 == threshold {
+            if equal == need_equal {
+                continue;
+            }
+            equal += 1;
+        }
+        winners.push(item);
+    }
+    debug_assert_eq!(winners.len(), k);
+    winners
 }
 
 /// Position of the p-th percentile in the ascending order: h = (n − 1)·p/100 split into

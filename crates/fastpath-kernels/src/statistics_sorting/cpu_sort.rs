@@ -1,178 +1,421 @@
-//! CPU sorts: a parallel, stable LSD radix sort with 8-bit digits (four passes over 32-bit
-//! keys), the same algorithm as the GPU's.
+//! CPU sorts: a stable radix sort with 8-bit digits that streams through DRAM as little as
+//! possible — MSD passes until a bucket fits in cache, LSD passes inside the cache.
 //!
-//! Each pass scatters contiguous *parts* of the input in parallel; a part's keys of digit d go
-//! after those of every earlier part (offsets are digit-major, part-minor), which keeps the
-//! sort stable. While scattering pass p, every thread also counts pass p+1's digits per
-//! destination part, so each pass reads the keys once instead of twice (count, then move).
-//! A pass whose digit is the same for every key is skipped (narrow-range keys cost less).
+//! The first pass scatters the keys by their most significant differing byte straight into
+//! the result (parallel over contiguous parts; a part's keys of digit d go after those of
+//! every earlier part, so the pass is stable). Buckets are then sorted in parallel: one that
+//! fits in L2 (≤ 128 Ki keys) is finished by LSD passes over its remaining bytes; a larger
+//! one — floats, whose top byte is mostly sign and exponent, or skewed keys — gets another
+//! stable MSD pass first. Uniform 2^24 u32 keys thus cost one DRAM pass plus cache-resident
+//! work. Passes in which every key has the same digit are skipped (narrow-range keys cost
+//! less). Every pass is stable, so a payload moves with its key and equal keys keep their
+//! input order. f32 sorts fuse the key transform into the first pass and the inverse into
+//! each finished bucket.
 
 use rayon::prelude::*;
 
 use super::keys::{f32_from_sort_key, f32_sort_key};
 
-/// Below this many keys a comparison sort beats four radix passes.
-const SMALL: usize = 1 << 12;
-/// Smallest part a thread scatters (keeps per-part bookkeeping negligible).
+/// Below this many keys a comparison sort beats radix passes.
+const TINY: usize = 64;
+/// Buckets up to this many keys are finished by LSD passes in cache (keys + scratch, with a
+/// payload twice that, stay within a typical 2 MiB L2).
+const CACHE_KEYS: usize = 1 << 17;
+/// Below this many keys the whole sort runs on one thread.
+const SEQUENTIAL: usize = 1 << 16;
+/// Buckets larger than this spread their sub-buckets over threads.
+const PARALLEL_BUCKET: usize = 1 << 20;
+/// Smallest part a thread scatters in the first pass.
 const MIN_PART: usize = 1 << 15;
 
-type Counts = Vec<[u32; 256]>;
-
-/// A pointer the scatter threads write through; every position is written by exactly one
-/// thread (the digit offsets of different parts are disjoint).
+/// Scatter destinations written from several threads; every position is written by exactly
+/// one thread (the digit offsets of different parts are disjoint).
 #[derive(Clone, Copy)]
-struct Scatter(*mut u32);
-unsafe impl Send for Scatter {}
-unsafe impl Sync for Scatter {}
+struct Out(*mut u32);
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// Pointer to element `i` (a method, so closures capture the whole `Out`).
+    ///
+    /// # Safety
+    /// `i` must be within the allocation.
+    #[inline]
+    unsafe fn at(self, i: usize) -> *mut u32 {
+        unsafe { self.0.add(i) }
+    }
+}
 
 #[inline]
 fn digit(key: u32, shift: u32) -> usize {
     ((key >> shift) & 0xFF) as usize
 }
 
-fn count_parts(keys: &[u32], shift: u32, part_len: usize) -> Counts {
-    keys.par_chunks(part_len)
-        .map(|c| {
-            let mut h = [0u32; 256];
-            for &k in c {
-                h[digit(k, shift)] += 1;
-            }
-            h
-        })
-        .collect()
+fn exclusive_offsets(hist: &[u32; 256]) -> [u32; 256] {
+    let mut off = [0u32; 256];
+    let mut run = 0u32;
+    for d in 0..256 {
+        off[d] = run;
+        run += hist[d];
+    }
+    off
 }
 
-/// One part's share of a scatter pass.
-struct ScatterJob<'a> {
-    keys: &'a [u32],
-    payload: &'a [u32],
-    out_keys: Scatter,
-    out_payload: Scatter,
-    /// Where this part's next key of each digit goes.
-    offsets: [u32; 256],
-    shift: u32,
-    part_shift: u32,
-    parts: usize,
+/// A sorted copy of `keys` (ascending, stable) and of `payload` permuted alike.
+pub fn radix_sorted_u32(keys: &[u32], payload: Option<&[u32]>) -> (Vec<u32>, Option<Vec<u32>>) {
+    sorted_mapped(keys, payload, &|k| k, &|k| k)
 }
 
-/// Scatters one part; returns the next pass's digit counts per destination part when `NEXT`.
-fn scatter_part<const PAYLOAD: bool, const NEXT: bool>(job: ScatterJob<'_>) -> Counts {
-    let ScatterJob { keys, payload, out_keys, out_payload, mut offsets, shift, part_shift, parts } =
-        job;
-    let mut next = vec![[0u32; 256]; if NEXT { parts } else { 0 }];
-    for (i, &k) in keys.iter().enumerate() {
-        let d = digit(k, shift);
-        let pos = offsets[d] as usize;
-        offsets[d] += 1;
-        // SAFETY: `pos` lies in this part's exclusive range of the output for digit d.
-        unsafe {
-            *out_keys.0.add(pos) = k;
-            if PAYLOAD {
-                *out_payload.0.add(pos) = *payload.get_unchecked(i);
-            }
-        }
-        if NEXT {
-            next[pos >> part_shift][digit(k, shift + 8)] += 1;
+/// Sorts `keys` ascending and stably in place, permuting `payload` (same length) alike.
+pub fn radix_sort_u32(keys: &mut Vec<u32>, payload: Option<&mut Vec<u32>>) {
+    let (k, p) = radix_sorted_u32(keys, payload.as_deref().map(|p| &p[..]));
+    *keys = k;
+    if let (Some(dst), Some(p)) = (payload, p) {
+        *dst = p;
+    }
+}
+
+/// A sorted copy of f32 values given as bits, in the documented total order: NaN last,
+/// −0.0 before +0.0; every bit pattern is returned unchanged.
+pub fn sorted_f32_bits(bits: &[u32]) -> Vec<u32> {
+    sorted_mapped(bits, None, &f32_sort_key, &f32_from_sort_key).0
+}
+
+/// Sorts (key, value) pairs by key, equal keys by value (the bitonic KV kernel's order).
+pub fn sort_pairs_by_key_then_value(keys: &mut Vec<u32>, values: &mut Vec<u32>) {
+    // LSD on the composite: values first, then a stable sort by key.
+    radix_sort_u32(values, Some(keys));
+    radix_sort_u32(keys, Some(values));
+}
+
+/// A zero-filled buffer for `n` u32 that is about to be written in full. On Linux it asks for
+/// transparent huge pages first, as numpy does for large arrays: faulting in 64 MiB as 4 KiB
+/// pages (16 Ki faults, each zeroing a page) costs as much as a pass of the sort, and more
+/// on a virtual machine.
+fn output_buffer(n: usize) -> Vec<u32> {
+    let mut v = vec![0u32; n];
+    advise_huge_pages(&mut v);
+    v
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(v: &mut [u32]) {
+    const HUGE_PAGE: usize = 2 << 20;
+    const MADV_HUGEPAGE: i32 = 14;
+    unsafe extern "C" {
+        // libc's madvise(2); std already links libc on Linux.
+        fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+    }
+    let start = (v.as_mut_ptr() as usize).next_multiple_of(4096);
+    let end = (v.as_ptr() as usize + std::mem::size_of_val(v)) & !4095;
+    if end >= start + HUGE_PAGE {
+        // SAFETY: the range lies inside `v`'s allocation; the advice changes no contents. A
+        // failure (THP disabled) only leaves the default pages.
+        unsafe { madvise(start as *mut std::ffi::c_void, end - start, MADV_HUGEPAGE) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_v: &mut [u32]) {}
+
+/// Keys with the payload that moves with them.
+struct Lane<'a> {
+    keys: &'a mut [u32],
+    pay: Option<&'a mut [u32]>,
+}
+
+impl<'a> Lane<'a> {
+    fn new(keys: &'a mut [u32], pay: Option<&'a mut [u32]>) -> Self {
+        Lane { keys, pay }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn reborrow(&mut self) -> Lane<'_> {
+        Lane { keys: self.keys, pay: self.pay.as_deref_mut() }
+    }
+
+    /// Consecutive sub-lanes of the given lengths.
+    fn split(self, lens: &[usize]) -> Vec<Lane<'a>> {
+        let pays: Vec<Option<&'a mut [u32]>> = match self.pay {
+            Some(p) => split_by(p, lens).into_iter().map(Some).collect(),
+            None => lens.iter().map(|_| None).collect(),
+        };
+        split_by(self.keys, lens).into_iter().zip(pays).map(|(k, p)| Lane::new(k, p)).collect()
+    }
+
+    fn copy_from(&mut self, src: &Lane<'_>) {
+        self.keys.copy_from_slice(src.keys);
+        if let (Some(d), Some(s)) = (self.pay.as_deref_mut(), src.pay.as_deref()) {
+            d.copy_from_slice(s);
         }
     }
-    next
 }
 
-/// Sorts `keys` ascending, stably, permuting `payload` (same length) alongside.
-pub fn radix_sort_u32(keys: &mut Vec<u32>, payload: Option<&mut Vec<u32>>) {
+/// Splits `v` into consecutive slices of the given lengths.
+fn split_by<'a>(v: &'a mut [u32], lens: &[usize]) -> Vec<&'a mut [u32]> {
+    let mut out = Vec::with_capacity(lens.len());
+    let mut rest = v;
+    for &len in lens {
+        let (head, tail) = rest.split_at_mut(len);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// Stable sort of `keys` by `into(key)`; the stored keys come back as `out(into(key))`.
+fn sorted_mapped(
+    keys: &[u32],
+    payload: Option<&[u32]>,
+    into: &(impl Fn(u32) -> u32 + Sync),
+    out: &(impl Fn(u32) -> u32 + Sync),
+) -> (Vec<u32>, Option<Vec<u32>>) {
     let n = keys.len();
-    if let Some(p) = payload.as_deref() {
+    if let Some(p) = payload {
         assert_eq!(p.len(), n, "payload length must match the keys");
     }
-    if n < SMALL {
-        small_sort(keys, payload);
-        return;
+    if n < SEQUENTIAL {
+        let mut result: Vec<u32> = keys.iter().map(|&k| into(k)).collect();
+        let mut result_pay = payload.map(<[u32]>::to_vec);
+        let mut scratch = vec![0u32; n];
+        let mut pscratch = payload.map(|_| vec![0u32; n]);
+        sort_in(
+            Lane::new(&mut result, result_pay.as_deref_mut()),
+            Lane::new(&mut scratch, pscratch.as_deref_mut()),
+            4,
+        );
+        result.iter_mut().for_each(|k| *k = out(*k));
+        return (result, result_pay);
     }
+
+    // The most significant byte on which the keys differ; the bytes above it are equal.
     let threads = rayon::current_num_threads().max(1);
-    let part_len = n.div_ceil(threads * 4).max(MIN_PART).next_power_of_two();
-    let part_shift = part_len.trailing_zeros();
-    let parts = n.div_ceil(part_len);
-
-    let mut src = std::mem::take(keys);
-    let mut dst = vec![0u32; n];
-    let has_payload = payload.is_some();
-    let mut payload = payload;
-    let mut src_p = payload.as_deref_mut().map(std::mem::take).unwrap_or_default();
-    let mut dst_p = if has_payload { vec![0u32; n] } else { Vec::new() };
-
-    let mut counts: Option<Counts> = None;
-    for pass in 0..4u32 {
-        let shift = pass * 8;
-        let c = counts.take().unwrap_or_else(|| count_parts(&src, shift, part_len));
-        let mut totals = [0u32; 256];
-        for h in &c {
-            for d in 0..256 {
-                totals[d] += h[d];
-            }
-        }
-        if totals.iter().any(|&t| t as usize == n) {
-            continue; // every key has the same digit: the pass would be the identity
-        }
-        // Digit-major, part-minor offsets: stable across parts.
-        let mut offsets = vec![[0u32; 256]; parts];
-        let mut run = 0u32;
-        for d in 0..256 {
-            for (p, h) in c.iter().enumerate() {
-                offsets[p][d] = run;
-                run += h[d];
-            }
-        }
-        let want_next = pass < 3;
-        let (ok, op) = (Scatter(dst.as_mut_ptr()), Scatter(dst_p.as_mut_ptr()));
-        let src_ref = &src;
-        let src_p_ref = &src_p;
-        let next_parts: Vec<Counts> = (0..parts)
-            .into_par_iter()
-            .map(|p| {
-                let range = p * part_len..n.min((p + 1) * part_len);
-                let k = &src_ref[range.clone()];
-                let pl = if has_payload { &src_p_ref[range] } else { &[][..] };
-                let job = ScatterJob {
-                    keys: k,
-                    payload: pl,
-                    out_keys: ok,
-                    out_payload: op,
-                    offsets: offsets[p],
-                    shift,
-                    part_shift,
-                    parts,
-                };
-                match (has_payload, want_next) {
-                    (true, true) => scatter_part::<true, true>(job),
-                    (true, false) => scatter_part::<true, false>(job),
-                    (false, true) => scatter_part::<false, true>(job),
-                    (false, false) => scatter_part::<false, false>(job),
+    let part_len = n.div_ceil(threads * 4).max(MIN_PART);
+    let mut msd = 24u32;
+    let counts: Vec<[u32; 256]> = loop {
+        let counts: Vec<[u32; 256]> = keys
+            .par_chunks(part_len)
+            .map(|c| {
+                let mut h = [0u32; 256];
+                for &k in c {
+                    h[digit(into(k), msd)] += 1;
                 }
+                h
             })
             .collect();
-        if want_next {
-            let mut next = vec![[0u32; 256]; parts];
-            for thread_counts in &next_parts {
-                for (acc, h) in next.iter_mut().zip(thread_counts) {
-                    for d in 0..256 {
-                        acc[d] += h[d];
-                    }
-                }
-            }
-            counts = Some(next);
+        let single = (0..256).any(|d| counts.iter().map(|h| h[d] as usize).sum::<usize>() == n);
+        if !single {
+            break counts;
         }
-        std::mem::swap(&mut src, &mut dst);
-        if has_payload {
-            std::mem::swap(&mut src_p, &mut dst_p);
+        if msd == 0 {
+            // Every key is the same: the stable order is the input order.
+            let result = keys.iter().map(|&k| out(into(k))).collect();
+            return (result, payload.map(<[u32]>::to_vec));
+        }
+        msd -= 8;
+    };
+
+    // First pass, parallel over parts and stable (digit-major, part-minor offsets), straight
+    // into the result.
+    let mut totals = [0usize; 256];
+    let mut offsets = vec![[0u32; 256]; counts.len()];
+    let mut run = 0u32;
+    for d in 0..256 {
+        for (p, h) in counts.iter().enumerate() {
+            offsets[p][d] = run;
+            run += h[d];
+            totals[d] += h[d] as usize;
         }
     }
-    *keys = src;
-    if let Some(p) = payload {
-        *p = src_p;
+    let mut result = output_buffer(n);
+    let mut result_pay = payload.map(|_| output_buffer(n));
+    {
+        let ok = Out(result.as_mut_ptr());
+        let op = Out(result_pay.as_mut().map_or(std::ptr::null_mut(), |p| p.as_mut_ptr()));
+        let pay_in: &[u32] = payload.unwrap_or(&[]);
+        let has_payload = payload.is_some();
+        keys.par_chunks(part_len).zip(offsets.into_par_iter()).enumerate().for_each(
+            |(part, (chunk, mut off))| {
+                let base = part * part_len;
+                for (i, &k) in chunk.iter().enumerate() {
+                    let m = into(k);
+                    let d = digit(m, msd);
+                    let pos = off[d] as usize;
+                    off[d] += 1;
+                    // SAFETY: `pos` is in this part's exclusive range for digit d (< n).
+                    unsafe {
+                        *ok.at(pos) = m;
+                        if has_payload {
+                            *op.at(pos) = *pay_in.get_unchecked(base + i);
+                        }
+                    }
+                }
+            },
+        );
+    }
+
+    // Sort every bucket by the bytes below the first digit, buckets in parallel. A bucket that
+    // fits in cache borrows a scratch buffer kept per thread (no fresh pages to fault in);
+    // a larger one gets its own.
+    let digits = msd / 8;
+    let has_payload = payload.is_some();
+    let buckets = Lane::new(&mut result, result_pay.as_deref_mut()).split(&totals);
+    buckets.into_par_iter().for_each_init(
+        || (Vec::new(), Vec::new()),
+        |(scratch, pscratch): &mut (Vec<u32>, Vec<u32>), mut bucket| {
+            let len = bucket.len();
+            if len > CACHE_KEYS {
+                let mut own = output_buffer(len);
+                let mut own_pay = output_buffer(if has_payload { len } else { 0 });
+                let pay = has_payload.then_some(&mut own_pay[..]);
+                sort_in(bucket.reborrow(), Lane::new(&mut own, pay), digits);
+            } else {
+                if scratch.len() < len {
+                    scratch.resize(CACHE_KEYS, 0);
+                    if has_payload {
+                        pscratch.resize(CACHE_KEYS, 0);
+                    }
+                }
+                let pay = has_payload.then(|| &mut pscratch[..len]);
+                sort_in(bucket.reborrow(), Lane::new(&mut scratch[..len], pay), digits);
+            }
+            bucket.keys.iter_mut().for_each(|k| *k = out(*k));
+        },
+    );
+    (result, result_pay)
+}
+
+/// Sorts `data` in place by its lowest `digits` bytes (most significant first), using
+/// `scratch` (same length) as the second buffer.
+fn sort_in(mut data: Lane<'_>, mut scratch: Lane<'_>, digits: u32) {
+    if digits == 0 || data.len() < 2 {
+        return;
+    }
+    if data.len() < TINY {
+        small_sort(data.keys, data.pay.as_deref_mut());
+        return;
+    }
+    if data.len() <= CACHE_KEYS {
+        if lsd(&mut data, &mut scratch, digits) {
+            data.copy_from(&scratch);
+        }
+        return;
+    }
+    let shift = (digits - 1) * 8;
+    let Some(lens) = scatter(&data, &mut scratch, shift) else {
+        return sort_in(data, scratch, digits - 1); // one digit value: nothing to split
+    };
+    // Sorted sub-buckets must end up back in `data`.
+    let parallel = data.len() > PARALLEL_BUCKET;
+    let subs = scratch.split(&lens).into_iter().zip(data.split(&lens));
+    if parallel {
+        subs.collect::<Vec<_>>().into_par_iter().for_each(|(s, d)| sort_to(s, d, digits - 1));
+    } else {
+        subs.for_each(|(s, d)| sort_to(s, d, digits - 1));
     }
 }
 
-fn small_sort(keys: &mut [u32], payload: Option<&mut Vec<u32>>) {
+/// Sorts the keys of `src` by their lowest `digits` bytes into `dst` (same length); `src`
+/// is clobbered.
+fn sort_to(mut src: Lane<'_>, mut dst: Lane<'_>, digits: u32) {
+    if digits == 0 || src.len() < TINY {
+        dst.copy_from(&src);
+        if digits > 0 {
+            small_sort(dst.keys, dst.pay.as_deref_mut());
+        }
+        return;
+    }
+    if src.len() <= CACHE_KEYS {
+        if !lsd(&mut src, &mut dst, digits) {
+            dst.copy_from(&src);
+        }
+        return;
+    }
+    let shift = (digits - 1) * 8;
+    let Some(lens) = scatter(&src, &mut dst, shift) else {
+        return sort_to(src, dst, digits - 1);
+    };
+    let parallel = src.len() > PARALLEL_BUCKET;
+    let subs = dst.split(&lens).into_iter().zip(src.split(&lens));
+    if parallel {
+        subs.collect::<Vec<_>>().into_par_iter().for_each(|(d, s)| sort_in(d, s, digits - 1));
+    } else {
+        subs.for_each(|(d, s)| sort_in(d, s, digits - 1));
+    }
+}
+
+/// Stable scatter of `src` into `dst` by the digit at `shift`; the bucket lengths, or None
+/// (and nothing moved) when every key has the same digit.
+fn scatter(src: &Lane<'_>, dst: &mut Lane<'_>, shift: u32) -> Option<Vec<usize>> {
+    let mut hist = [0u32; 256];
+    for &k in src.keys.iter() {
+        hist[digit(k, shift)] += 1;
+    }
+    if hist.iter().any(|&c| c as usize == src.len()) {
+        return None;
+    }
+    let mut off = exclusive_offsets(&hist);
+    scatter_with(src, dst, shift, &mut off);
+    Some(hist.iter().map(|&c| c as usize).collect())
+}
+
+/// Moves every key of `src` to `dst[off[digit]++]` (payload alike).
+fn scatter_with(src: &Lane<'_>, dst: &mut Lane<'_>, shift: u32, off: &mut [u32; 256]) {
+    match (src.pay.as_deref(), dst.pay.as_deref_mut()) {
+        (Some(ps), Some(pd)) => {
+            for (i, &k) in src.keys.iter().enumerate() {
+                let d = digit(k, shift);
+                let p = off[d] as usize;
+                off[d] += 1;
+                // SAFETY: offsets come from this slice's histogram, so p < len.
+                unsafe {
+                    *dst.keys.get_unchecked_mut(p) = k;
+                    *pd.get_unchecked_mut(p) = *ps.get_unchecked(i);
+                }
+            }
+        }
+        _ => {
+            for &k in src.keys.iter() {
+                let d = digit(k, shift);
+                let p = off[d] as usize;
+                off[d] += 1;
+                // SAFETY: as above.
+                unsafe { *dst.keys.get_unchecked_mut(p) = k };
+            }
+        }
+    }
+}
+
+/// LSD passes over the lowest `digits` bytes, ping-ponging between `a` (holding the keys)
+/// and `b`. Returns true when the result ended in `b`.
+fn lsd(a: &mut Lane<'_>, b: &mut Lane<'_>, digits: u32) -> bool {
+    let n = a.len();
+    let mut hist = [[0u32; 256]; 4];
+    for &k in a.keys.iter() {
+        for (s, h) in hist.iter_mut().enumerate().take(digits as usize) {
+            h[digit(k, s as u32 * 8)] += 1;
+        }
+    }
+    let mut in_b = false;
+    for (s, h) in hist.iter().enumerate().take(digits as usize) {
+        if h.iter().any(|&c| c as usize == n) {
+            continue; // every key has this digit
+        }
+        let mut off = exclusive_offsets(h);
+        if in_b {
+            scatter_with(b, a, s as u32 * 8, &mut off);
+        } else {
+            scatter_with(a, b, s as u32 * 8, &mut off);
+        }
+        in_b = !in_b;
+    }
+    in_b
+}
+
+fn small_sort(keys: &mut [u32], payload: Option<&mut [u32]>) {
     match payload {
         None => keys.sort_unstable(),
         Some(p) => {
@@ -186,65 +429,56 @@ fn small_sort(keys: &mut [u32], payload: Option<&mut Vec<u32>>) {
     }
 }
 
-/// Applies `f` to every element in parallel chunks.
-pub(crate) fn map_in_place(v: &mut [u32], f: impl Fn(u32) -> u32 + Sync) {
-    v.par_chunks_mut(crate::cpu::CHUNK).for_each(|c| {
-        for x in c {
-            *x = f(*x);
-        }
-    });
-}
-
-/// Sorts f32 values (as bits) in the documented total order: NaN last, −0.0 before +0.0;
-/// every bit pattern is returned unchanged.
-pub fn sort_f32_bits(bits: &mut Vec<u32>, payload: Option<&mut Vec<u32>>) {
-    map_in_place(bits, f32_sort_key);
-    radix_sort_u32(bits, payload);
-    map_in_place(bits, f32_from_sort_key);
-}
-
-/// Sorts (key, value) pairs by key, equal keys by value (the bitonic KV kernel's order).
-pub fn sort_pairs_by_key_then_value(keys: &mut Vec<u32>, values: &mut Vec<u32>) {
-    // LSD on the composite: values first, then a stable pass over the keys.
-    radix_sort_u32(values, Some(keys));
-    radix_sort_u32(keys, Some(values));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata::uniform_u32;
+    use crate::testdata::{uniform, uniform_u32};
+
+    fn check_stable(keys: &[u32]) {
+        let n = keys.len();
+        let payload: Vec<u32> = (0..n as u32).collect();
+        let (k, p) = radix_sorted_u32(keys, Some(&payload));
+        let p = p.unwrap();
+        let mut want: Vec<(u32, u32)> = keys.iter().copied().zip(payload).collect();
+        want.sort_by_key(|x| x.0);
+        assert!(k.iter().zip(&p).eq(want.iter().map(|(a, b)| (a, b))), "n={n}");
+        let (plain, _) = radix_sorted_u32(keys, None);
+        assert!(plain.iter().eq(want.iter().map(|w| &w.0)), "n={n} keys only");
+    }
 
     #[test]
     fn radix_sort_is_stable_and_sorted() {
-        for n in [0usize, 1, 5, SMALL - 1, SMALL, 100_000, (1 << 20) + 7] {
-            let keys: Vec<u32> = uniform_u32(n, n as u64).iter().map(|k| k % 1000).collect();
-            let payload: Vec<u32> = (0..n as u32).collect();
-            let (mut k, mut p) = (keys.clone(), payload.clone());
-            radix_sort_u32(&mut k, Some(&mut p));
-            let mut want: Vec<(u32, u32)> = keys.iter().copied().zip(payload).collect();
-            want.sort_by_key(|x| x.0);
-            assert!(k.iter().zip(&p).eq(want.iter().map(|(a, b)| (a, b))), "n={n}");
-            let mut plain = uniform_u32(n, 7);
-            let mut sorted = plain.clone();
-            sorted.sort_unstable();
-            radix_sort_u32(&mut plain, None);
-            assert_eq!(plain, sorted);
+        for n in [0usize, 1, 5, TINY, 1000, SEQUENTIAL - 1, SEQUENTIAL, 100_000, (1 << 20) + 7] {
+            let keys: Vec<u32> =
+                uniform_u32(n, n as u64).iter().map(|k| k % 1000 * 4_000_037).collect();
+            check_stable(&keys);
+            check_stable(&uniform_u32(n, 7));
         }
     }
 
     #[test]
-    fn skipped_passes_keep_payload_aligned() {
-        // Keys that differ only in the top byte: passes 0..2 are skipped.
-        let n = 200_000;
-        let keys: Vec<u32> =
-            (0..n as u32).map(|i| ((i * 7919) % 251) << 24 | 0x00AB_CDEF).collect();
-        let mut k = keys.clone();
-        let mut p: Vec<u32> = (0..n as u32).collect();
-        radix_sort_u32(&mut k, Some(&mut p));
-        for (kk, pp) in k.iter().zip(&p) {
-            assert_eq!(*kk, keys[*pp as usize]);
-        }
-        assert!(k.windows(2).all(|w| w[0] <= w[1]));
+    fn skewed_keys_take_the_recursive_paths() {
+        let n = (1 << 22) + 3;
+        // One top byte for every key: the first pass uses the next byte.
+        let same_top: Vec<u32> =
+            uniform_u32(n, 1).iter().map(|k| k & 0x00FF_FFFF | 0x4200_0000).collect();
+        check_stable(&same_top);
+        // Most keys in one bucket (larger than the cache), the rest spread.
+        let skewed: Vec<u32> = uniform_u32(n, 2)
+            .iter()
+            .map(|&k| if k % 8 != 0 { k & 0x00FF_FFFF | 0x8000_0000 } else { k })
+            .collect();
+        check_stable(&skewed);
+        // Keys differing only in the top byte: the lower passes are skipped.
+        let top_only: Vec<u32> =
+            (0..n as u64).map(|i| ((i * 7919 % 251) as u32) << 24 | 0x00AB_CDEF).collect();
+        check_stable(&top_only);
+        // Floats: a few huge buckets (sign and exponent) that need a second MSD pass.
+        let x = uniform(n, -1.0, 1.0, 3);
+        let bits: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
+        let mut want = x.clone();
+        want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let got = sorted_f32_bits(&bits);
+        assert!(got.iter().zip(&want).all(|(g, w)| *g == w.to_bits()));
     }
 }

@@ -51,9 +51,8 @@ pub(crate) fn kernels() -> Vec<&'static dyn Kernel> {
 /// Smallest tolerance unit: GPUs may flush subnormal results to zero.
 const TINY: f64 = f32::MIN_POSITIVE as f64;
 
-fn sorted_bits(mut bits: Vec<u32>) -> Vec<f32> {
-    cpu_sort::sort_f32_bits(&mut bits, None);
-    bits.into_iter().map(f32::from_bits).collect()
+fn sorted_bits(bits: &[u32]) -> Vec<f32> {
+    cpu_sort::sorted_f32_bits(bits).into_iter().map(f32::from_bits).collect()
 }
 
 // ---------------------------------------------------------------- SORT_RADIX
@@ -73,18 +72,9 @@ impl Kernel for SortRadix {
     }
 
     fn cpu(&self, inputs: &[&HostArray], _params: &Params) -> Result<Vec<HostArray>, KernelError> {
-        let mut keys = inputs[0].u32s().to_vec();
-        match inputs.get(1) {
-            Some(p) => {
-                let mut payload = p.u32s().to_vec();
-                cpu_sort::radix_sort_u32(&mut keys, Some(&mut payload));
-                Ok(vec![HostArray::vec_u32(keys), HostArray::vec_u32(payload)])
-            }
-            None => {
-                cpu_sort::radix_sort_u32(&mut keys, None);
-                Ok(vec![HostArray::vec_u32(keys)])
-            }
-        }
+        let (keys, payload) =
+            cpu_sort::radix_sorted_u32(inputs[0].u32s(), inputs.get(1).map(|p| p.u32s()));
+        Ok(std::iter::once(keys).chain(payload).map(HostArray::vec_u32).collect())
     }
 
     fn gpu(
@@ -165,7 +155,7 @@ impl Kernel for SortBitonic {
     }
 
     fn cpu(&self, inputs: &[&HostArray], _params: &Params) -> Result<Vec<HostArray>, KernelError> {
-        let bits: Vec<u32> = inputs[0].f32s().iter().map(|v| v.to_bits()).collect();
+        let bits: &[u32] = bytemuck::cast_slice(inputs[0].f32s());
         Ok(vec![HostArray::vec_f32(sorted_bits(bits))])
     }
 
@@ -299,9 +289,13 @@ impl Kernel for TopkSelect {
         let x = inputs[0].f32s();
         let k = params.u32("k") as usize;
         let mut order: Vec<usize> = (0..x.len()).collect();
-        // Descending, NaNs first and tied; ties by index.
-        order.sort_by(|&a, &b| reference_order(x[b], x[a]).then(a.cmp(&b)));
-        order.truncate(k);
+        // Descending, NaNs first and tied; ties by index. Select, then sort the k.
+        let cmp = |a: &usize, b: &usize| reference_order(x[*b], x[*a]).then(a.cmp(b));
+        if k < order.len() {
+            order.select_nth_unstable_by(k - 1, cmp);
+            order.truncate(k);
+        }
+        order.sort_by(cmp);
         vec![
             Expected::elementwise(order.iter().map(|&i| x[i] as f64).collect(), 0.0, 0.0),
             Expected::ints(order.iter().map(|&i| i as u64)),
@@ -323,14 +317,17 @@ impl Kernel for TopkSelect {
 
 // ---------------------------------------------------------------- MEDIAN / PERCENTILE
 
-/// Sorted values of a float64 reference, or None when any is NaN.
-fn reference_sorted(x: &[f32]) -> Option<Vec<f64>> {
+/// Float64 reference order statistics of ranks `rank` and `rank + 1` (the second clamped to
+/// the last element), or None when any element is NaN. Selection, not a sort: the tests run
+/// it on 2^20-element inputs in debug builds.
+fn reference_order_statistics(x: &[f32], rank: usize) -> Option<(f64, f64)> {
     if x.iter().any(|v| v.is_nan()) {
         return None;
     }
     let mut v: Vec<f64> = x.iter().map(|&a| a as f64).collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Some(v)
+    let (_, &mut lo, above) = v.select_nth_unstable_by(rank, |a, b| a.partial_cmp(b).unwrap());
+    let hi = above.iter().copied().fold(f64::INFINITY, f64::min);
+    Some((lo, if rank + 1 < x.len() { hi } else { lo }))
 }
 
 /// The median from the two middle order statistics (NaN if any element is NaN): the value
@@ -340,7 +337,7 @@ pub fn median_of_sorted_keys(n: usize, lo: u32, hi: Option<u32>, has_nan: bool) 
         return f32::NAN;
     }
     let a = f32::from_bits(f32_from_sort_key(lo));
-    if n % 2 == 1 {
+    if !n.is_multiple_of(2) {
         return a;
     }
     midpoint(a, f32::from_bits(f32_from_sort_key(hi.expect("even n has a next rank"))))
@@ -377,16 +374,17 @@ impl Kernel for MedianSelect {
         _params: &Params,
     ) -> Result<Vec<GpuTensor>, KernelError> {
         let n = inputs[0].len();
-        let fraction = if n % 2 == 0 { 0.5 } else { 0.0 };
+        let fraction = if n.is_multiple_of(2) { 0.5 } else { 0.0 };
         Ok(vec![select::order_statistic(gpu, inputs[0], (n - 1) / 2, fraction, true)?])
     }
 
     fn reference(&self, inputs: &[&HostArray], _params: &Params) -> Vec<Expected> {
-        let Some(v) = reference_sorted(inputs[0].f32s()) else {
+        let x = inputs[0].f32s();
+        let n = x.len();
+        let Some((a, b)) = reference_order_statistics(x, (n - 1) / 2) else {
             return vec![Expected::scalar(f64::NAN, 0.0)];
         };
-        let n = v.len();
-        let m = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+        let m = if n.is_multiple_of(2) { (a + b) / 2.0 } else { a };
         // Correct rounding to f32: within half an ulp.
         vec![Expected::scalar(m, m.abs() * f64::from(f32::EPSILON) / 2.0 + TINY)]
     }
@@ -454,11 +452,11 @@ impl Kernel for PercentileSelect {
     }
 
     fn reference(&self, inputs: &[&HostArray], params: &Params) -> Vec<Expected> {
-        let Some(v) = reference_sorted(inputs[0].f32s()) else {
+        let x = inputs[0].f32s();
+        let (rank, t) = percentile_position(x.len(), params.f32("p"));
+        let Some((a, b)) = reference_order_statistics(x, rank) else {
             return vec![Expected::scalar(f64::NAN, 0.0)];
         };
-        let (rank, t) = percentile_position(v.len(), params.f32("p"));
-        let (a, b) = (v[rank], v[(rank + 1).min(v.len() - 1)]);
         let value = lerp(a, b, t);
         let scale = if value.is_finite() { a.abs().max(b.abs()) } else { 0.0 };
         vec![Expected::scalar(value, 1e-6 * scale + TINY)]

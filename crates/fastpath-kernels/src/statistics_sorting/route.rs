@@ -23,7 +23,7 @@
 
 use fastpath_gpu::{DType, Gpu};
 
-use super::cpu_sort::{radix_sort_u32, sort_f32_bits};
+use super::cpu_sort::{radix_sort_u32, sorted_f32_bits};
 use super::keys::{f32_desc_rank_key, f32_from_desc_rank_key, f32_sort_key};
 use super::median_of_sorted_keys;
 use super::radix::{KeyMap, Payload, RadixJob, radix_sort};
@@ -166,7 +166,7 @@ pub fn sort_f32_via(
         SortRoute::Radix => {
             let mut bits: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
             match gpu_of(backend) {
-                None => sort_f32_bits(&mut bits, None),
+                None => bits = sorted_f32_bits(&bits),
                 Some(gpu) => {
                     let input = gpu.upload(&bits, DType::F32, vec![bits.len()])?;
                     let sorted = radix_sort(
