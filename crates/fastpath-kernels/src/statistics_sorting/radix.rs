@@ -2,14 +2,15 @@
 //! (GPUSorting's "DeviceRadixSort" structure), so nothing relies on forward progress between
 //! workgroups:
 //!
-//! 1. `upsweep`: per tile, the 256-bin histogram of the pass's digit (digit-major rows);
-//! 2. `scan_tiles`: one workgroup per digit scans its row into tile offsets and the digit
-//!    total;
+//! 1. `upsweep`: per tile, the 256-bin histogram of the pass's digit (one row per tile);
+//! 2. `scan_chunk` + `scan_chunks`: tile rows into offsets, chunk by chunk of 64 tiles, then
+//!    over chunks (the second is skipped for up to 64 tiles), plus the digit totals;
 //! 3. `downsweep`: per tile, a stable in-workgroup ranking (two 4-bit counting sorts), then a
-//!    coalesced scatter to digit base + tile offset + local rank.
+//!    coalesced scatter to digit base + chunk offset + tile offset + local rank.
 //!
-//! Twelve dispatches for any n above one tile; an input of at most one tile (4096 keys, or
-//! 2560 with a payload) is sorted by a single `sort_tile` dispatch. Key transforms are fused
+//! Every histogram and offset access moves whole 1 KiB rows. Twelve dispatches for up to 64
+//! tiles (245 760 keys), sixteen above; an input of at most one tile an input of at most one tile (3840 keys, or
+//! 2304 with a payload) is sorted by a single `sort_tile` dispatch. Key transforms are fused
 //! into the first load and the last store (f32 sorts cost nothing extra), a payload can be
 //! the keys' own indices generated on the fly (top-k's argsort), and the last pass can keep
 //! only the first `out_len` keys (top-k through a full sort).
@@ -73,12 +74,13 @@ pub(crate) struct RadixTiles {
 
 impl RadixTiles {
     /// Tiles sized for ≥ 32 KiB (`wide`) or 16 KiB of workgroup memory: key (and value)
-    /// arrays plus 8 KiB of packed counters, 1 KiB of digit offsets and the scan slots.
+    /// arrays plus 8.25 KiB of packed counters, 1 KiB of digit offsets and 2 KiB of scan slots.
+    /// Odd counts keep the blocked reads free of bank conflicts (GPUSorting uses 15 too).
     pub(crate) fn sized(wide: bool, values: bool) -> RadixTiles {
         let keys_per_thread = match (wide, values) {
-            (true, false) => 16,
-            (true, true) => 10,
-            (false, false) => 5,
+            (true, false) => 15,
+            (true, true) => 9,
+            (false, false) => 3,
             (false, true) => 2,
         };
         RadixTiles { keys_per_thread, values }
@@ -123,9 +125,12 @@ fn upsweep_shader(t: RadixTiles) -> Shader {
     )
 }
 
-fn scan_shader(scan: Scan) -> Shader {
-    Shader::new(RADIX_SCAN, "radix", "scan_tiles", "rows", &[], vec![Access::ReadWrite], scan)
+fn scan_shader(entry: &'static str) -> Shader {
+    Shader::new(RADIX_SCAN, "radix", entry, "rows", &[], vec![Access::ReadWrite], Scan::None)
 }
+
+/// Tiles per chunk of the two-level tile scan (radix_scan.wgsl's CHUNK_TILES).
+const CHUNK_TILES: usize = 64;
 
 fn downsweep_shader(t: RadixTiles, scan: Scan, entry: &'static str) -> Shader {
     Shader::new(
@@ -173,9 +178,8 @@ pub(crate) fn variants() -> Vec<WgslVariant> {
             out.push(downsweep_shader(t, scan, "sort_tile").variant());
         }
     }
-    for scan in [Scan::Shared, Scan::Subgroup] {
-        out.push(scan_shader(scan).variant());
-    }
+    out.push(scan_shader("scan_chunk").variant());
+    out.push(scan_shader("scan_chunks").variant());
     out.push(scatter_shader().variant());
     out
 }
@@ -207,7 +211,7 @@ struct DownsweepParams {
     payload_mode: u32,
     write_destinations: u32,
     out_len: u32,
-    _p0: u32,
+    chunks: u32,
 }
 
 #[repr(C)]
@@ -293,7 +297,7 @@ pub(crate) fn radix_sort_sized(
             payload_mode: job.payload.mode(),
             write_destinations: 0,
             out_len: job.out_len as u32,
-            _p0: 0,
+            chunks: 1,
         };
         gpu.dispatch(&Dispatch {
             pipeline: &pipe,
@@ -316,7 +320,8 @@ pub(crate) fn radix_sort_sized(
     let windows: Vec<(usize, usize)> =
         (0..n).step_by(window).map(|s| (s, window.min(n - s))).collect();
     let tiles_total: usize = windows.iter().map(|&(_, c)| c.div_ceil(tile)).sum();
-    let hist_words = 256 * tiles_total + 256;
+    let chunks = tiles_total.div_ceil(CHUNK_TILES);
+    let hist_words = 256 * (tiles_total + chunks + 1);
     if hist_words as u64 * 4 > gpu.max_binding_bytes() {
         return Err(GpuError::Validation {
             context: "radix sort".into(),
@@ -340,8 +345,12 @@ pub(crate) fn radix_sort_sized(
         &label("radix", "upsweep", &format!("kpt{}", tiles.keys_per_thread), Scan::None),
         || upsweep_shader(tiles),
     )?;
-    let scan_rows =
-        pipeline(gpu, &label("radix", "scan_tiles", "rows", scan), || scan_shader(scan))?;
+    let scan_chunk = pipeline(gpu, &label("radix", "scan_chunk", "rows", Scan::None), || {
+        scan_shader("scan_chunk")
+    })?;
+    let scan_chunks = pipeline(gpu, &label("radix", "scan_chunks", "rows", Scan::None), || {
+        scan_shader("scan_chunks")
+    })?;
     let downsweep = pipeline(gpu, &label("radix", "downsweep", &tiles.tag(), scan), || {
         downsweep_shader(tiles, scan, "downsweep")
     })?;
@@ -394,13 +403,21 @@ pub(crate) fn radix_sort_sized(
             })?;
             tile_base += window_tiles;
         }
-        let scan_params: [u32; 4] = [tiles_total as u32, 0, 0, 0];
+        let scan_params: [u32; 4] = [tiles_total as u32, chunks as u32, 0, 0];
         gpu.dispatch(&Dispatch {
-            pipeline: &scan_rows,
+            pipeline: &scan_chunk,
             params: bytes(&scan_params),
             bindings: &[tile_hist.binding()],
-            workgroups: [256, 1, 1],
+            workgroups: gpu.grid(chunks as u32),
         })?;
+        if chunks > 1 {
+            gpu.dispatch(&Dispatch {
+                pipeline: &scan_chunks,
+                params: bytes(&scan_params),
+                bindings: &[tile_hist.binding()],
+                workgroups: [1, 1, 1],
+            })?;
+        }
         let mut tile_base = 0usize;
         for &(start, count) in &windows {
             let window_tiles = count.div_ceil(tile);
@@ -416,7 +433,7 @@ pub(crate) fn radix_sort_sized(
                 payload_mode: if windowed { PAYLOAD_LOCAL_INDEX } else { payload_mode },
                 write_destinations: windowed as u32,
                 out_len: dst_len as u32,
-                _p0: 0,
+                chunks: chunks as u32,
             };
             let (out_k, out_p) = match &destinations {
                 Some(d) => (d.binding_range(start, count), dummy_rw.binding()),

@@ -1,10 +1,12 @@
 // Radix sort, step 3 of a pass: every tile ranks its keys by the pass's 8-bit digit inside
 // workgroup memory and scatters them to
-//     digit base (scan of the digit totals) + tile offset (step 2) + rank within the tile.
+//     digit base (scan of the digit totals) + chunk offset + tile offset (step 2)
+//     + rank within the tile.
 //
 // Ranking is stable: two 4-bit split passes (low nibble, then high nibble), each a counting
 // sort of the whole tile in workgroup memory. A thread owns KEYS_PER_THREAD consecutive keys
-// ("blocked" order, so thread order is key order) and one column of 16 nibble counters,
+// ("blocked" order, so thread order is key order; KEYS_PER_THREAD is odd where it matters, so
+// the strided reads of a warp hit distinct banks) and one column of 16 nibble counters,
 // packed two 16-bit counters per word (CUB's packed-counter trick: one 2048-word scan
 // instead of 4096). After ranking, the tile is sorted by digit, so consecutive invocations
 // write consecutive addresses of each digit's run: the global scatter is coalesced.
@@ -21,6 +23,8 @@ const KEYS_PER_THREAD: u32 = {{KEYS_PER_THREAD}}u;
 const TILE: u32 = 256u * KEYS_PER_THREAD;
 const HAS_VALUES: bool = {{HAS_VALUES}};
 const TILE_WORDS: u32 = {{TILE_WORDS}}u; // TILE keys, then TILE values when HAS_VALUES
+
+const CHUNK_TILES: u32 = 64u; // radix_scan.wgsl's
 
 const PAYLOAD_NONE: u32 = 0u;
 const PAYLOAD_BUFFER: u32 = 1u;       // payload_in
@@ -39,7 +43,7 @@ struct Params {
     payload_mode: u32,       // PAYLOAD_*
     write_destinations: u32, // 1: write destinations instead of keys
     out_len: u32,            // destinations at or past this are dropped (truncated output)
-    _p0: u32,
+    chunks: u32,             // chunks of CHUNK_TILES tiles (radix_scan.wgsl's layout)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -52,7 +56,14 @@ struct Params {
 var<workgroup> tile_data: array<u32, TILE_WORDS>;
 // Word lane * 256 + thread: low half counts nibble `lane` of that thread, high half nibble
 // `lane + 8`. Counts never exceed TILE < 65536, so the halves never carry into each other.
-var<workgroup> counters: array<u32, 2048>;
+// Stored at counter_slot(word): one padding word per 32 keeps both access patterns — a
+// thread's column while counting, eight consecutive words per thread while scanning — free
+// of bank conflicts.
+var<workgroup> counters: array<u32, 2112>;
+
+fn counter_slot(word: u32) -> u32 {
+    return word + (word >> 5u);
+}
 var<workgroup> digit_offset: array<u32, 256>;
 
 // Loads a tile in striped order (coalesced); missing keys become 0xffffffff, which sorts
@@ -96,13 +107,13 @@ fn rank_nibble(nibble_shift: u32, tid: u32) {
         }
     }
     for (var lane = 0u; lane < 8u; lane = lane + 1u) {
-        counters[lane * 256u + tid] = 0u;
+        counters[counter_slot(lane * 256u + tid)] = 0u;
     }
     // Count this thread's keys; a key's rank among equal nibbles of this thread is the count
     // before it.
     for (var j = 0u; j < KEYS_PER_THREAD; j = j + 1u) {
         let b = (key[j] >> nibble_shift) & 15u;
-        let slot = (b & 7u) * 256u + tid;
+        let slot = counter_slot((b & 7u) * 256u + tid);
         let half = (b >> 3u) * 16u;
         let c = counters[slot];
         rank[j] = (c >> half) & 0xffffu;
@@ -114,13 +125,13 @@ fn rank_nibble(nibble_shift: u32, tid: u32) {
     var w: array<u32, 8>;
     var sum = 0u;
     for (var q = 0u; q < 8u; q = q + 1u) {
-        w[q] = counters[tid * 8u + q];
+        w[q] = counters[counter_slot(tid * 8u + q)];
         sum = sum + w[q];
     }
     let scan = wg_exclusive_scan(sum, tid);
     var run = scan.x;
     for (var q = 0u; q < 8u; q = q + 1u) {
-        counters[tid * 8u + q] = run;
+        counters[counter_slot(tid * 8u + q)] = run;
         run = run + w[q];
     }
     // Nibbles 8..15 (high halves) start after every key of nibbles 0..7 (low halves).
@@ -129,7 +140,8 @@ fn rank_nibble(nibble_shift: u32, tid: u32) {
     for (var j = 0u; j < KEYS_PER_THREAD; j = j + 1u) {
         let b = (key[j] >> nibble_shift) & 15u;
         let half = (b >> 3u) * 16u;
-        let base = ((counters[(b & 7u) * 256u + tid] >> half) & 0xffffu) + select(0u, low_total, b >= 8u);
+        let word = counters[counter_slot((b & 7u) * 256u + tid)];
+        let base = ((word >> half) & 0xffffu) + select(0u, low_total, b >= 8u);
         let dest = base + rank[j];
         tile_data[dest] = key[j];
         if (HAS_VALUES) {
@@ -156,8 +168,11 @@ fn downsweep(
     }
     let valid = load_tile(tile, tid);
     // Where each digit's keys of this tile start in the output (thread tid handles digit tid).
-    let totals = wg_exclusive_scan(tile_hist[256u * params.tiles + tid], tid);
-    digit_offset[tid] = totals.x + tile_hist[tid * params.tiles + params.tile_base + tile];
+    let global_tile = params.tile_base + tile;
+    let chunk_rows = 256u * params.tiles;
+    let totals = wg_exclusive_scan(tile_hist[chunk_rows + params.chunks * 256u + tid], tid);
+    let chunk_offset = tile_hist[chunk_rows + (global_tile / CHUNK_TILES) * 256u + tid];
+    digit_offset[tid] = totals.x + chunk_offset + tile_hist[global_tile * 256u + tid];
     workgroupBarrier();
     rank_nibble(params.shift, tid);
     rank_nibble(params.shift + 4u, tid);

@@ -1,6 +1,5 @@
 // Radix sort, step 1 of a pass: the 256-bin digit histogram of every tile of one binding
-// window, written digit-major (tile_hist[digit * tiles + tile]) so that step 2 scans each
-// digit's row with contiguous reads.
+// window, written as the tile's row (tile_hist[tile * 256 + digit], one coalesced 1 KiB write).
 
 const KEYS_PER_THREAD: u32 = {{KEYS_PER_THREAD}}u;
 const TILE: u32 = 256u * KEYS_PER_THREAD;
@@ -8,7 +7,7 @@ const TILE: u32 = 256u * KEYS_PER_THREAD;
 struct Params {
     len: u32,          // keys in this window
     shift: u32,        // digit position: 0, 8, 16 or 24
-    tiles: u32,        // tiles over all windows (row length of tile_hist)
+    tiles: u32,        // tiles over all windows
     tile_base: u32,    // global index of this window's first tile
     window_tiles: u32, // tiles in this window
     key_in: u32,       // KEY_* transform applied on load (first pass only)
@@ -56,5 +55,5 @@ fn upsweep(
         atomicAdd(&hist[run_digit], run_count);
     }
     workgroupBarrier();
-    tile_hist[lid * params.tiles + params.tile_base + tile] = atomicLoad(&hist[lid]);
+    tile_hist[(params.tile_base + tile) * 256u + lid] = atomicLoad(&hist[lid]);
 }

@@ -83,6 +83,16 @@ test_all_backends! {
         }
     }
 
+    fn radix_handles_tile_boundaries(b) {
+        // One tile is 3840 keys (2304 with a payload) on 32 KiB devices; 16 KiB tiles are
+        // exercised by small_workgroup_memory_configurations_sort_correctly.
+        for n in [2303usize, 2304, 2305, 3839, 3840, 3841, 7680, 7681, 2 * 2304 + 1] {
+            let keys: Vec<u32> = uniform_u32(n, n as u64).iter().map(|k| k % 300).collect();
+            check(b, "SORT_RADIX", &[u32s(keys.clone()), u32s(iota(n))], &[]);
+            check(b, "SORT_RADIX", &[u32s(keys)], &[]);
+        }
+    }
+
     fn radix_sorts_adversarial_patterns(b) {
         for n in [5000usize, 100_003] {
             for (_, keys) in u32_patterns(n, n as u64) {
