@@ -71,6 +71,10 @@ struct Params {
     two_windows: u32,
     key_in: u32,
     key_out: u32,
+    values_iota: u32,
+    out_len: u32,
+    _p0: u32,
+    _p1: u32,
 }
 
 struct Bitonic<'a> {
@@ -284,4 +288,40 @@ fn dummies(gpu: &Gpu) -> Result<[GpuTensor; 3], GpuError> {
         gpu.empty(DType::U32, vec![4])?,
         gpu.empty(DType::U32, vec![4])?,
     ])
+}
+
+/// Top-k of an input of at most one block (`n` ≤ [`small_sort_capacity`]) in one dispatch:
+/// the (rank key, index) pairs sorted in workgroup memory, the first k written out as values
+/// and indices. The input is not modified.
+pub(crate) fn bitonic_top_k_small(
+    gpu: &Gpu,
+    x: &GpuTensor,
+    k: usize,
+) -> Result<(GpuTensor, GpuTensor), GpuError> {
+    let n = x.len();
+    let block = small_sort_capacity(gpu);
+    assert!(k >= 1 && k <= n && n <= block);
+    let values = gpu.empty(DType::F32, vec![k])?;
+    let indices = gpu.empty(DType::U32, vec![k])?;
+    let dummy = gpu.empty(DType::U32, vec![4])?;
+    let pipe =
+        pipeline(gpu, &label("bitonic", "sort_block", &tag(block, true), Scan::None), || {
+            shader(block, true, "sort_block")
+        })?;
+    let params = Params {
+        len: n as u32,
+        sort_size: n.next_power_of_two() as u32,
+        key_in: KeyMap::F32DescRank as u32,
+        key_out: KeyMap::F32DescRank as u32,
+        values_iota: 1,
+        out_len: k as u32,
+        ..Default::default()
+    };
+    gpu.dispatch(&Dispatch {
+        pipeline: &pipe,
+        params: bytes(&params),
+        bindings: &[x.binding(), dummy.binding(), values.binding(), indices.binding()],
+        workgroups: [1, 1, 1],
+    })?;
+    Ok((values, indices))
 }

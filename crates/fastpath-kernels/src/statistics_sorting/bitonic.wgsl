@@ -7,6 +7,9 @@
 //
 // * sort_block: a workgroup sorts BLOCK elements (or `sort_size` when the whole input is
 //   smaller) entirely in workgroup memory; missing elements are padded with the largest key.
+//   With `out_len`, a single block instead writes its first out_len elements to the `_hi`
+//   bindings and leaves the input alone (top-k of a small input: one dispatch); with
+//   `values_iota`, each element's value is its index.
 // * global_step: one compare-exchange step over the whole array, for strides of BLOCK and
 //   more; pairs may lie in two different binding windows (`two_windows`).
 // * merge_block: the remaining steps of a level (strides BLOCK/2 .. 1) in workgroup memory.
@@ -29,6 +32,10 @@ struct Params {
     two_windows: u32, // global_step: pair element i of keys_lo with one of keys_hi
     key_in: u32,
     key_out: u32,
+    values_iota: u32, // sort_block: values are the element indices (values_lo unused)
+    out_len: u32,     // sort_block: 0 = in place; else write this many to keys_hi/values_hi
+    _p0: u32,
+    _p1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -97,7 +104,11 @@ fn load_block(base: u32, size: u32, tid: u32) {
         if (g < params.len) {
             key = to_key(keys_lo[g], params.key_in);
             if (HAS_VALUES) {
-                value = values_lo[g];
+                if (params.values_iota == 1u) {
+                    value = g;
+                } else {
+                    value = values_lo[g];
+                }
             }
         }
         block[i] = key;
@@ -133,7 +144,16 @@ fn sort_block(
     }
     load_block(base, size, lid);
     local_network(size, lid);
-    store_block(base, size, lid);
+    if (params.out_len == 0u) {
+        store_block(base, size, lid);
+        return;
+    }
+    for (var i = lid; i < params.out_len; i = i + 256u) {
+        keys_hi[i] = from_key(block[i], params.key_out);
+        if (HAS_VALUES) {
+            values_hi[i] = block[BLOCK + i];
+        }
+    }
 }
 
 @compute @workgroup_size(256)

@@ -5,7 +5,8 @@
 //! Dispatches: 1 state reset + 4 × (histogram per window + 1 select step) = 9 for median
 //! and percentile (the value is computed by the last step, on the device). Top-k adds the
 //! compaction's count, scan and scatter (3) and the winners' sort: one workgroup bitonic sort
-//! for k ≤ 4096 (2048 with 16 KiB of workgroup memory), the radix sort above that.
+//! for k ≤ 4096 (2048 with 16 KiB of workgroup memory), the radix sort above that. An input of
+//! at most 4096 elements skips all of it: one workgroup sorts it and keeps the first k.
 //! Traffic: four reads of the input for the selection, two more for top-k's compaction.
 //!
 //! **Chunking.** Histograms run once per binding window; the compaction runs over windows of
@@ -13,7 +14,7 @@
 
 use fastpath_gpu::{Access, DType, Dispatch, Gpu, GpuError, GpuTensor};
 
-use super::bitonic::{bitonic_sort_small, small_sort_capacity};
+use super::bitonic::{bitonic_sort_small, bitonic_top_k_small, small_sort_capacity};
 use super::radix::{KeyMap, Payload, RadixJob, radix_sort};
 use super::shaders::{SELECT, Scan, Shader, TOPK_COMPACT, bytes, label, pipeline};
 use crate::kernel::WgslVariant;
@@ -191,6 +192,10 @@ pub(crate) fn top_k(
 ) -> Result<(GpuTensor, GpuTensor), GpuError> {
     let n = x.len();
     assert!(k >= 1 && k <= n);
+    if n <= small_sort_capacity(gpu) {
+        // One workgroup sorts everything: one dispatch instead of fourteen.
+        return bitonic_top_k_small(gpu, x, k);
+    }
     let scan = Scan::for_device(gpu);
     let (state, _) = radix_select(gpu, x, KeyMap::F32DescRank, k - 1, MODE_THRESHOLD, 0.0)?;
 
