@@ -195,19 +195,10 @@ fn sorted_mapped(
     let threads = rayon::current_num_threads().max(1);
     let part_len = n.div_ceil(threads * 4).max(MIN_PART);
     let mut msd = 24u32;
-    let counts: Vec<[u32; 256]> = loop {
-        let counts: Vec<[u32; 256]> = keys
-            .par_chunks(part_len)
-            .map(|c| {
-                let mut h = [0u32; 256];
-                for &k in c {
-                    h[digit(into(k), msd)] += 1;
-                }
-                h
-            })
-            .collect();
-        let single = (0..256).any(|d| counts.iter().map(|h| h[d] as usize).sum::<usize>() == n);
-        if !single {
+    let byte_counts = loop {
+        let counts = count_digits(keys, part_len, into, msd, 8);
+        let totals = column_totals(&counts);
+        if totals.iter().all(|&t| t < n) {
             break counts;
         }
         if msd == 0 {
@@ -217,17 +208,28 @@ fn sorted_mapped(
         }
         msd -= 8;
     };
+    // One byte spreads uniform integers well, but float keys crowd into the few sign and
+    // exponent values of their top byte. When a bucket would be far too big for cache, a
+    // 16-bit first digit reaching into the mantissa costs one more counting read and saves a
+    // second scatter of most of the keys.
+    let biggest = column_totals(&byte_counts).into_iter().max().unwrap_or(0);
+    let (shift, counts) = if msd >= 8 && biggest > 4 * CACHE_KEYS {
+        (msd - 8, count_digits(keys, part_len, into, msd - 8, 16))
+    } else {
+        (msd, byte_counts)
+    };
+    let bins = counts[0].len();
+    let mask = (bins - 1) as u32;
 
     // First pass, parallel over parts and stable (digit-major, part-minor offsets), straight
     // into the result.
-    let mut totals = [0usize; 256];
-    let mut offsets = vec![[0u32; 256]; counts.len()];
+    let totals = column_totals(&counts);
+    let mut offsets = vec![vec![0u32; bins]; counts.len()];
     let mut run = 0u32;
-    for d in 0..256 {
+    for d in 0..bins {
         for (p, h) in counts.iter().enumerate() {
             offsets[p][d] = run;
             run += h[d];
-            totals[d] += h[d] as usize;
         }
     }
     let mut result = output_buffer(n);
@@ -242,11 +244,12 @@ fn sorted_mapped(
                 let base = part * part_len;
                 for (i, &k) in chunk.iter().enumerate() {
                     let m = into(k);
-                    let d = digit(m, msd);
-                    let pos = off[d] as usize;
-                    off[d] += 1;
-                    // SAFETY: `pos` is in this part's exclusive range for digit d (< n).
+                    let d = ((m >> shift) & mask) as usize;
+                    // SAFETY: d < bins; `pos` is in this part's exclusive range for digit d.
                     unsafe {
+                        let slot = off.get_unchecked_mut(d);
+                        let pos = *slot as usize;
+                        *slot += 1;
                         *ok.at(pos) = m;
                         if has_payload {
                             *op.at(pos) = *pay_in.get_unchecked(base + i);
@@ -260,9 +263,10 @@ fn sorted_mapped(
     // Sort every bucket by the bytes below the first digit, buckets in parallel. A bucket that
     // fits in cache borrows a scratch buffer kept per thread (no fresh pages to fault in);
     // a larger one gets its own.
-    let digits = msd / 8;
+    let digits = shift / 8;
     let has_payload = payload.is_some();
-    let buckets = Lane::new(&mut result, result_pay.as_deref_mut()).split(&totals);
+    let mut buckets = Lane::new(&mut result, result_pay.as_deref_mut()).split(&totals);
+    buckets.retain(|b| b.len() > 0);
     buckets.into_par_iter().for_each_init(
         || (Vec::new(), Vec::new()),
         |(scratch, pscratch): &mut (Vec<u32>, Vec<u32>), mut bucket| {
@@ -286,6 +290,38 @@ fn sorted_mapped(
         },
     );
     (result, result_pay)
+}
+
+/// Per part of `part_len` keys, the histogram of the `width`-bit digit at `shift` of
+/// `into(key)`.
+fn count_digits(
+    keys: &[u32],
+    part_len: usize,
+    into: &(impl Fn(u32) -> u32 + Sync),
+    shift: u32,
+    width: u32,
+) -> Vec<Vec<u32>> {
+    let mask = (1u32 << width) - 1;
+    keys.par_chunks(part_len)
+        .map(|c| {
+            let mut h = vec![0u32; 1 << width];
+            for &k in c {
+                h[((into(k) >> shift) & mask) as usize] += 1;
+            }
+            h
+        })
+        .collect()
+}
+
+/// Sum over parts of each digit's count.
+fn column_totals(counts: &[Vec<u32>]) -> Vec<usize> {
+    let mut totals = vec![0usize; counts.first().map_or(0, Vec::len)];
+    for h in counts {
+        for (t, &c) in totals.iter_mut().zip(h) {
+            *t += c as usize;
+        }
+    }
+    totals
 }
 
 /// Sorts `data` in place by its lowest `digits` bytes (most significant first), using
