@@ -9,8 +9,8 @@
 //!    coalesced scatter to digit base + chunk offset + tile offset + local rank.
 //!
 //! Every histogram and offset access moves whole 1 KiB rows. Twelve dispatches for up to 64
-//! tiles (245 760 keys), sixteen above; an input of at most one tile an input of at most one tile (3840 keys, or
-//! 2304 with a payload) is sorted by a single `sort_tile` dispatch. Key transforms are fused
+//! tiles (245 760 keys), sixteen above; an input of at most one tile (3840 keys, or 2304 with
+//! a payload) is sorted by a single `sort_tile` dispatch. Key transforms are fused
 //! into the first load and the last store (f32 sorts cost nothing extra), a payload can be
 //! the keys' own indices generated on the fly (top-k's argsort), and the last pass can keep
 //! only the first `out_len` keys (top-k through a full sort).

@@ -307,6 +307,20 @@ test_all_backends! {
                 assert_eq!((bits(&v), &i), (bits(&v2), &i2), "[{}] top_k k={k} via {r:?}", b.label);
             }
         }
+        // Past the chunked backend's binding: the f32 key transforms on the windowed radix
+        // path, and a truncated top-k output.
+        let mut big = uniform(300_001, -5.0, 5.0, 12);
+        sprinkle_specials(&mut big, 0.01, 12);
+        let cpu = crate::kernel::Backend::Cpu;
+        assert_eq!(
+            bits(&sort_f32_via(backend, &big, SortRoute::Radix).unwrap()),
+            bits(&sort_f32_via(&cpu, &big, SortRoute::Radix).unwrap()),
+            "[{}] radix route, 300001 floats",
+            b.label
+        );
+        let (v, i) = top_k_via(backend, &big, 40_000, TopKRoute::RadixThenSlice).unwrap();
+        let (v2, i2) = top_k_via(&cpu, &big, 40_000, TopKRoute::Select).unwrap();
+        assert_eq!((bits(&v), i), (bits(&v2), i2), "[{}] top_k by sort, 300001 floats", b.label);
         let (p, route) = percentile(backend, &x, 37.5).unwrap();
         assert_eq!(route, PercentileRoute::Select);
         assert!((p - percentile(&crate::kernel::Backend::Cpu, &x, 37.5).unwrap().0).abs() <= 1e-6);
