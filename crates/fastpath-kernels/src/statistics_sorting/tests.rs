@@ -483,3 +483,90 @@ fn cpu_timings_at_2_pow_24() {
         pct.cpu(&[&xa], &p_pct).unwrap();
     });
 }
+
+/// GPU timings (timestamp queries, median of 10 after a warm-up) for the H100 comparison with
+/// torch.sort / torch.topk / torch.median. Not a test of speed: run by hand with
+/// `FASTPATH_SORT_BENCH_N=67108864 cargo test -p fastpath-kernels --release
+/// gpu_timings_of_sorting_kernels -- --ignored --nocapture` (default n = 2^26).
+#[test]
+#[ignore]
+fn gpu_timings_of_sorting_kernels() {
+    use crate::kernel::{Backend, Kernel};
+    use crate::params::Params;
+    use fastpath_gpu::DType;
+    let n: usize =
+        std::env::var("FASTPATH_SORT_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 26);
+    let Backend::Gpu(gpu) = TestBackend::gpu().backend else { unreachable!() };
+    eprintln!("device: {} ({}), n = {n}", gpu.adapter().name, gpu.adapter().backend);
+    let x = gpu.upload(&uniform(n, -1.0, 1.0, 1), DType::F32, vec![n]).unwrap();
+    let keys = gpu.upload(&uniform_u32(n, 2), DType::U32, vec![n]).unwrap();
+    let payload = gpu.upload(&iota(n), DType::U32, vec![n]).unwrap();
+    let time = |name: &str, elements: usize, run: &dyn Fn()| {
+        let mut ms: Vec<f64> = (0..11)
+            .map(|_| {
+                let t = gpu.time(|| {
+                    run();
+                    Ok(())
+                });
+                let t = t.unwrap();
+                t.gpu_seconds.unwrap_or(t.wall_seconds) * 1e3
+            })
+            .skip(1)
+            .collect();
+        ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let median = ms[ms.len() / 2];
+        eprintln!(
+            "{name:>32}: {median:9.3} ms  {:8.3} G elements/s",
+            elements as f64 / median / 1e6
+        );
+    };
+    let kernel = |id: &str| crate::registry::kernel(id).unwrap();
+    let params = |id: &str, p: &[(&str, ParamValue)]| Params::with(kernel(id).spec(), p).unwrap();
+    let radix = kernel("SORT_RADIX");
+    let none = params("SORT_RADIX", &[]);
+    time("SORT_RADIX u32 keys", n, &|| {
+        radix.gpu(&gpu, &[&keys], &none).unwrap();
+    });
+    time("SORT_RADIX u32 keys + payload", n, &|| {
+        radix.gpu(&gpu, &[&keys, &payload], &none).unwrap();
+    });
+    time("sort_f32 via radix (route)", n, &|| {
+        let job = super::radix::RadixJob {
+            keys: &x,
+            payload: super::radix::Payload::None,
+            key_in: super::radix::KeyMap::F32Sort,
+            key_out: super::radix::KeyMap::F32Sort,
+            out_len: n,
+            out_dtype: DType::F32,
+        };
+        super::radix::radix_sort(&gpu, &job).unwrap();
+    });
+    for k in [100u32, 10_000] {
+        let topk = kernel("TOPK_SELECT");
+        let p = params("TOPK_SELECT", &[("k", ParamValue::U32(k))]);
+        time(&format!("TOPK_SELECT k={k}"), n, &|| {
+            topk.gpu(&gpu, &[&x], &p).unwrap();
+        });
+    }
+    let median = kernel("MEDIAN_SELECT");
+    let p = params("MEDIAN_SELECT", &[]);
+    time("MEDIAN_SELECT", n, &|| {
+        median.gpu(&gpu, &[&x], &p).unwrap();
+    });
+    let pct = kernel("PERCENTILE_SELECT");
+    let p = params("PERCENTILE_SELECT", &[("p", ParamValue::F32(37.0))]);
+    time("PERCENTILE_SELECT p=37", n, &|| {
+        pct.gpu(&gpu, &[&x], &p).unwrap();
+    });
+    let small = gpu.upload(&uniform(32768, -1.0, 1.0, 3), DType::F32, vec![32768]).unwrap();
+    let bitonic = kernel("SORT_BITONIC");
+    let p = params("SORT_BITONIC", &[]);
+    time("SORT_BITONIC n=32768", 32768, &|| {
+        bitonic.gpu(&gpu, &[&small], &p).unwrap();
+    });
+    let pow2 = n.next_power_of_two() / if n.is_power_of_two() { 1 } else { 2 };
+    let big = gpu.upload(&uniform(pow2, -1.0, 1.0, 4), DType::F32, vec![pow2]).unwrap();
+    time(&format!("SORT_BITONIC n={pow2}"), pow2, &|| {
+        bitonic.gpu(&gpu, &[&big], &p).unwrap();
+    });
+}
