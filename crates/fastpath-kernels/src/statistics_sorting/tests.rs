@@ -491,7 +491,7 @@ fn cpu_timings_at_2_pow_24() {
 #[test]
 #[ignore]
 fn gpu_timings_of_sorting_kernels() {
-    use crate::kernel::{Backend, Kernel};
+    use crate::kernel::Backend;
     use crate::params::Params;
     use fastpath_gpu::DType;
     let n: usize =
