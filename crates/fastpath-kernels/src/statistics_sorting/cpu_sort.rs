@@ -1,16 +1,17 @@
-//! CPU sorts: a stable radix sort with 8-bit digits that streams through DRAM as little as
-//! possible — MSD passes until a bucket fits in cache, LSD passes inside the cache.
+//! CPU sorts: a stable radix sort with 8-bit digits that scatters through DRAM as little as
+//! possible — one MSD pass, then LSD passes while each bucket sits in cache.
 //!
 //! The first pass scatters the keys by their most significant differing byte straight into
 //! the result (parallel over contiguous parts; a part's keys of digit d go after those of
-//! every earlier part, so the pass is stable). Buckets are then sorted in parallel: one that
-//! fits in L2 (≤ 128 Ki keys) is finished by LSD passes over its remaining bytes; a larger
-//! one — floats, whose top byte is mostly sign and exponent, or skewed keys — gets another
-//! stable MSD pass first. Uniform 2^24 u32 keys thus cost one DRAM pass plus cache-resident
-//! work. Passes in which every key has the same digit are skipped (narrow-range keys cost
-//! less). Every pass is stable, so a payload moves with its key and equal keys keep their
-//! input order. f32 sorts fuse the key transform into the first pass and the inverse into
-//! each finished bucket.
+//! every earlier part, so the pass is stable). When that byte would leave buckets far larger
+//! than the cache — float keys, whose top byte is mostly sign and exponent — the first digit
+//! is 16 bits wide instead. Buckets are then sorted in parallel: one that fits in L2
+//! (≤ 128 Ki keys) is finished by LSD passes over its remaining bytes; a larger one (skewed
+//! keys) gets another stable MSD pass first. Uniform 2^24 keys, u32 or f32, thus cost one
+//! scatter through memory plus cache-resident work. Passes in which every key has the same
+//! digit are skipped (narrow-range keys cost less). Every pass is stable, so a payload moves
+//! with its key and equal keys keep their input order. f32 sorts fuse the key transform into
+//! the first pass and the inverse into each finished bucket.
 
 use rayon::prelude::*;
 
