@@ -9,12 +9,13 @@
 //! the winners and a sort of only those ([`select`]). None of them waits on another
 //! workgroup (Apple GPUs give no forward-progress guarantee), every workgroup scan has a
 //! subgroup-free twin, and all of them chunk inputs larger than one storage binding. CPU: a
-//! parallel stable LSD radix sort ([`cpu_sort`]) and a two-level 16-bit radix select
-//! ([`cpu_select`]).
+//! parallel stable radix sort — one MSD scatter, then LSD passes in cache ([`cpu_sort`]) —
+//! and a 16-bit radix select over two or three streaming reads ([`cpu_select`]).
 //!
 //! **Float order** ([`keys`]): every f32 sort and selection uses one total order — NaN (of
 //! either sign) after +∞, −0.0 before +0.0 — through an order-preserving u32 key; sorts
-//! return every bit pattern unchanged. Top-k ranks NaN above +∞ with all NaNs tied (ties by
+//! return every bit pattern unchanged. Distinct NaN bit patterns are ordered among themselves
+//! by their key (the order is total), which the float references do not check. Top-k ranks NaN above +∞ with all NaNs tied (ties by
 //! index, returned as the canonical NaN). Median and percentile return NaN when any element
 //! is NaN, as numpy does.
 //!
