@@ -85,37 +85,51 @@ fn count_winners(
     }
 }
 
+// One workgroup; thread t owns a contiguous span of tiles (in index order), read in batches
+// of 16 independent loads, so the whole scan costs a few memory round trips rather than one
+// per 1024 tiles.
+const BATCH: u32 = 16u;
+
+fn load_pair(tile: u32, end: u32) -> vec2<u32> {
+    if (tile < end) {
+        return vec2<u32>(tile_counts[2u * tile], tile_counts[2u * tile + 1u]);
+    }
+    return vec2<u32>(0u);
+}
+
 @compute @workgroup_size(256)
 fn scan_counts(
     @builtin(local_invocation_index) lid: u32{{SG_PARAMS}}
 ) {
     let tid = thread_position(lid, {{SG_VEC}});
-    var carry = vec2<u32>(0u);
-    for (var chunk = 0u; chunk < params.tiles; chunk = chunk + 1024u) {
-        let first = chunk + tid * 4u;
-        var below: array<u32, 4>;
-        var equal: array<u32, 4>;
-        var sum = vec2<u32>(0u);
-        for (var q = 0u; q < 4u; q = q + 1u) {
-            below[q] = 0u;
-            equal[q] = 0u;
-            if (first + q < params.tiles) {
-                below[q] = tile_counts[2u * (first + q)];
-                equal[q] = tile_counts[2u * (first + q) + 1u];
-            }
-            sum = sum + vec2<u32>(below[q], equal[q]);
+    let span = (params.tiles + 255u) / 256u;
+    let first = min(tid * span, params.tiles);
+    let end = min(first + span, params.tiles);
+    var sum = vec2<u32>(0u);
+    for (var t = first; t < end; t = t + BATCH) {
+        var v: array<vec2<u32>, BATCH>;
+        for (var q = 0u; q < BATCH; q = q + 1u) {
+            v[q] = load_pair(t + q, end);
         }
-        let scan_below = wg_exclusive_scan(sum.x, tid);
-        let scan_equal = wg_exclusive_scan(sum.y, tid);
-        var run = carry + vec2<u32>(scan_below.x, scan_equal.x);
-        for (var q = 0u; q < 4u; q = q + 1u) {
-            if (first + q < params.tiles) {
-                tile_counts[2u * (first + q)] = run.x;
-                tile_counts[2u * (first + q) + 1u] = run.y;
-            }
-            run = run + vec2<u32>(below[q], equal[q]);
+        for (var q = 0u; q < BATCH; q = q + 1u) {
+            sum = sum + v[q];
         }
-        carry = carry + vec2<u32>(scan_below.y, scan_equal.y);
+    }
+    let scan_below = wg_exclusive_scan(sum.x, tid);
+    let scan_equal = wg_exclusive_scan(sum.y, tid);
+    var run = vec2<u32>(scan_below.x, scan_equal.x);
+    for (var t = first; t < end; t = t + BATCH) {
+        var v: array<vec2<u32>, BATCH>;
+        for (var q = 0u; q < BATCH; q = q + 1u) {
+            v[q] = load_pair(t + q, end);
+        }
+        for (var q = 0u; q < BATCH; q = q + 1u) {
+            if (t + q < end) {
+                tile_counts[2u * (t + q)] = run.x;
+                tile_counts[2u * (t + q) + 1u] = run.y;
+            }
+            run = run + v[q];
+        }
     }
 }
 
