@@ -135,6 +135,8 @@ pub fn top_k(x: &[f32], k: usize) -> (Vec<f32>, Vec<u32>) {
             all.truncate(k);
         }
         all
+    } else if let Some(winners) = top_k_by_sampled_threshold(x, k) {
+        winners
     } else {
         let hist = high_histogram(x, rank_key);
         let (bin, _) = locate(&hist, k - 1);
@@ -178,6 +180,61 @@ pub fn top_k(x: &[f32], k: usize) -> (Vec<f32>, Vec<u32>) {
     }
     let values = winners.iter().map(|w| f32::from_bits(f32_from_desc_rank_key((w >> 32) as u32)));
     (values.collect(), winners.iter().map(|w| *w as u32).collect())
+}
+
+/// Keys a strided sample draws for [`top_k_by_sampled_threshold`].
+const SAMPLE: usize = 1 << 14;
+
+/// Top-k candidates in one pass (Floyd–Rivest style): a strided sample of the rank keys
+/// estimates a threshold that about 2k + 16·n/SAMPLE keys pass; every key at or below it is
+/// collected, and the k smallest (rank key, index) composites among them are the answer —
+/// exact whenever at least k keys passed, since then the k smallest keys overall are all
+/// among them. Returns None (the caller falls back to histograms) when k is too large for a
+/// sample to help, when fewer than k keys passed (an unlucky sample), or when ties at the
+/// threshold let far more pass than expected.
+fn top_k_by_sampled_threshold(x: &[f32], k: usize) -> Option<Vec<u64>> {
+    let n = x.len();
+    let step = n / SAMPLE;
+    let r = (2.0 * k as f64 / n as f64 * SAMPLE as f64 + 16.0).ceil() as usize;
+    if step == 0 || r >= SAMPLE / 4 {
+        return None;
+    }
+    let mut sample: Vec<u32> =
+        (0..SAMPLE).map(|i| f32_desc_rank_key(x[i * step].to_bits())).collect();
+    let threshold = *sample.select_nth_unstable(r).1;
+    // Expected candidates: n·r/SAMPLE; allow four times that before calling it a tie storm.
+    let cap = 4 * (n / SAMPLE * (r + 1)) + k;
+    let ranges = parts(n);
+    let per_part_cap = cap / ranges.len() + 1;
+    let per_part: Vec<Option<Vec<u64>>> = ranges
+        .into_par_iter()
+        .map(|range| {
+            let start = range.start;
+            let mut out = Vec::new();
+            for (j, v) in x[range].iter().enumerate() {
+                let key = f32_desc_rank_key(v.to_bits());
+                if key <= threshold {
+                    if out.len() == per_part_cap {
+                        return None;
+                    }
+                    out.push((key as u64) << 32 | (start + j) as u64);
+                }
+            }
+            Some(out)
+        })
+        .collect();
+    let mut candidates: Vec<u64> = Vec::new();
+    for part in per_part {
+        candidates.extend(part?);
+    }
+    if candidates.len() < k {
+        return None;
+    }
+    if k < candidates.len() {
+        candidates.select_nth_unstable(k - 1);
+        candidates.truncate(k);
+    }
+    Some(candidates)
 }
 
 /// Top-k winners when the threshold's 16-bit bin is crowded (ties, or a large k): the exact
@@ -269,6 +326,31 @@ mod tests {
                 assert_eq!(s.hi, sorted.get(rank + 1).copied(), "n={n} rank={rank}");
             }
         }
+    }
+
+    fn brute_top_k(x: &[f32], k: usize) -> Vec<u32> {
+        let mut all: Vec<(u32, u32)> =
+            x.iter().enumerate().map(|(i, v)| (f32_desc_rank_key(v.to_bits()), i as u32)).collect();
+        all.sort_unstable();
+        all[..k].iter().map(|w| w.1).collect()
+    }
+
+    #[test]
+    fn top_k_survives_an_unlucky_sample() {
+        // The only large values sit exactly on the sample positions: the sampled threshold
+        // lets fewer than k keys through, and the histogram path must take over.
+        let n = 200_000;
+        let step = n / SAMPLE;
+        let mut x = vec![0.0f32; n];
+        for i in 0..181 {
+            x[i * step] = 1.0 + i as f32;
+        }
+        assert!(top_k_by_sampled_threshold(&x, 1000).is_none());
+        assert_eq!(top_k(&x, 1000).1, brute_top_k(&x, 1000));
+        // Random data takes the sampled path.
+        let y = uniform(n, -1.0, 1.0, 5);
+        assert!(top_k_by_sampled_threshold(&y, 1000).is_some());
+        assert_eq!(top_k(&y, 1000).1, brute_top_k(&y, 1000));
     }
 
     #[test]
