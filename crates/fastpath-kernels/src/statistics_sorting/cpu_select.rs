@@ -4,10 +4,11 @@
 //! stays in L2), which locates the bin holding the wanted rank; pass 2 histograms the low 16
 //! bits of the keys in that bin, which gives the exact key. Two streaming reads, no copy of
 //! the data, and O(n) whatever the distribution (an all-equal input is one bin, not a slow
-//! path). Top-k's second pass instead collects every key in or below the threshold's bin
-//! (about k + n/65536 of them) and selects among those; when ties crowd that bin it finds
-//! the exact threshold first and collects the winners in index order. Small inputs copy the
-//! keys and use `select_nth_unstable` (introselect).
+//! path). Top-k first tries a single pass behind a threshold estimated from a strided sample
+//! (Floyd–Rivest style); otherwise its second pass collects every key in or below the
+//! threshold's bin (about k + n/65536 of them) and selects among those, and when ties crowd
+//! that bin it finds the exact threshold and collects the winners in index order. Small
+//! inputs copy the keys and use `select_nth_unstable` (introselect).
 
 use rayon::prelude::*;
 
