@@ -31,7 +31,7 @@ mod elementwise_unary;
 mod fused_map_reduce;
 mod reductions;
 mod scans;
-mod statistics_sorting;
+pub mod statistics_sorting;
 
 pub use array::{ArgMeta, DType, HostArray, HostData};
 pub use catalog::{Catalog, KernelSpec, catalog};
