@@ -192,32 +192,52 @@ fn sorted_mapped(
         return (result, result_pay);
     }
 
-    // The most significant byte on which the keys differ; the bytes above it are equal.
     let threads = rayon::current_num_threads().max(1);
     let part_len = n.div_ceil(threads * 4).max(MIN_PART);
-    let mut msd = 24u32;
-    let byte_counts = loop {
-        let counts = count_digits(keys, part_len, into, msd, 8);
-        let totals = column_totals(&counts);
-        if totals.iter().all(|&t| t < n) {
-            break counts;
-        }
-        if msd == 0 {
-            // Every key is the same: the stable order is the input order.
-            let result = keys.iter().map(|&k| out(into(k))).collect();
-            return (result, payload.map(<[u32]>::to_vec));
-        }
-        msd -= 8;
-    };
     // One byte spreads uniform integers well, but float keys crowd into the few sign and
     // exponent values of their top byte. When a bucket would be far too big for cache, a
-    // 16-bit first digit reaching into the mantissa costs one more counting read and saves a
-    // second scatter of most of the keys.
-    let biggest = column_totals(&byte_counts).into_iter().max().unwrap_or(0);
-    let (shift, counts) = if msd >= 8 && biggest > 4 * CACHE_KEYS {
-        (msd - 8, count_digits(keys, part_len, into, msd - 8, 16))
+    // 16-bit first digit reaching into the mantissa saves a second scatter of most of the
+    // keys. A strided sample predicts that; a wrong guess costs one extra counting read.
+    let crowded = |share: f64| share * n as f64 > (4 * CACHE_KEYS) as f64;
+    let sample_top_share = {
+        let step = (n / 4096).max(1);
+        let mut h = [0u32; 256];
+        for i in (0..n).step_by(step) {
+            h[digit(into(keys[i]), 24)] += 1;
+        }
+        *h.iter().max().unwrap() as f64 / n.div_ceil(step) as f64
+    };
+    let wide = if crowded(sample_top_share) {
+        let counts = count_digits(keys, part_len, into, 16, 16);
+        column_totals(&counts).iter().all(|&t| t < n).then_some(counts)
     } else {
-        (msd, byte_counts)
+        None
+    };
+    let (shift, counts) = match wide {
+        Some(counts) => (16, counts),
+        None => {
+            // The most significant byte on which the keys differ (the bytes above it are
+            // equal), then possibly a 16-bit digit starting there.
+            let mut msd = if crowded(sample_top_share) { 8 } else { 24 };
+            let byte_counts = loop {
+                let counts = count_digits(keys, part_len, into, msd, 8);
+                if column_totals(&counts).iter().all(|&t| t < n) {
+                    break counts;
+                }
+                if msd == 0 {
+                    // Every key is the same: the stable order is the input order.
+                    let result = keys.iter().map(|&k| out(into(k))).collect();
+                    return (result, payload.map(<[u32]>::to_vec));
+                }
+                msd -= 8;
+            };
+            let biggest = column_totals(&byte_counts).into_iter().max().unwrap_or(0);
+            if msd >= 8 && biggest > 4 * CACHE_KEYS {
+                (msd - 8, count_digits(keys, part_len, into, msd - 8, 16))
+            } else {
+                (msd, byte_counts)
+            }
+        }
     };
     let bins = counts[0].len();
     let mask = (bins - 1) as u32;
