@@ -550,8 +550,14 @@ class MlxPeer(Peer):
             self.mx.eval(result)
 
 
-def discover(requested):
-    """Returns (peers, missing) for the requested libraries."""
+def discover(requested, devices=("cpu", "gpu")):
+    """Returns (peers, missing) for the requested libraries, keeping only peers that run on one
+    of `devices` ("cpu", "gpu")."""
+    peers, missing = _discover_all(requested)
+    return [p for p in peers if p.kind in devices], missing
+
+
+def _discover_all(requested):
     peers, missing = [], []
     for lib in requested:
         try:
@@ -683,7 +689,7 @@ def compare_outputs(kernel, case, got, expected_paths, inputs):
 
 def run_plan(plan, out_path):
     policy = plan["policy"]
-    peers, missing = discover(plan["peers"])
+    peers, missing = discover(plan["peers"], plan.get("devices", ("cpu", "gpu")))
     result = {
         "schema": "fastpath-peers/1",
         "python": f"{platform.python_implementation()} {platform.python_version()}",

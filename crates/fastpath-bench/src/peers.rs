@@ -87,6 +87,10 @@ pub struct PlanCase {
 pub struct Plan {
     pub schema: &'static str,
     pub peers: Vec<String>,
+    /// Peer devices worth timing: "cpu" and/or "gpu", those of the fastpath backends
+    /// measured (a GPU-only run skips torch-cpu and mlx-cpu, which take seconds per call on
+    /// large sorts).
+    pub devices: Vec<&'static str>,
     pub policy: PlanPolicy,
     pub cases: Vec<PlanCase>,
 }

@@ -610,9 +610,17 @@ fn compare_with_peers(
         Ok(mut checks) => cases.append(&mut checks),
         Err(e) => progress.note(&format!("peer results not checked: {e}")),
     }
+    let mut devices = Vec::new();
+    if config.cpu {
+        devices.push("cpu");
+    }
+    if rows.iter().any(|r| r.backend == Backend::Gpu) {
+        devices.push("gpu");
+    }
     let plan = Plan {
         schema: "fastpath-peers-plan/1",
         peers: config.peers.clone(),
+        devices,
         policy: PlanPolicy {
             warmup_runs: policy.warmup_runs,
             warmup_seconds: policy.warmup_seconds,
@@ -751,6 +759,7 @@ pub fn check_peer_mapping(
     let plan = Plan {
         schema: "fastpath-peers-plan/1",
         peers: peers.to_vec(),
+        devices: vec!["cpu", "gpu"],
         policy: PlanPolicy {
             warmup_runs: 0,
             warmup_seconds: 0.0,

@@ -113,7 +113,9 @@ fn parse_descr(descr: &str) -> Result<(DType, bool), String> {
         "u1" => DType::U8,
         "i1" => DType::I8,
         "i8" => {
-            return Err("holds int64; convert with a.astype(np.int32) or a.astype(np.uint32)".into());
+            return Err(
+                "holds int64; convert with a.astype(np.int32) or a.astype(np.uint32)".into()
+            );
         }
         "u8" => return Err("holds uint64; convert with a.astype(np.uint32)".into()),
         "b1" => return Err("holds bool; convert masks with a.astype(np.uint32)".into()),

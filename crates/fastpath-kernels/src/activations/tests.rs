@@ -78,6 +78,9 @@ test_all_backends! {
     fn alpha_variants(b) {
         let mut data = uniform(5_000, -30.0, 30.0, 45);
         data.extend(edge_values());
+        // alpha = 3e30 lifts subnormal inputs into the normal range, but GPUs that flush
+        // subnormal operands (NVIDIA, Apple) read them as 0: keep operands normal here.
+        data.retain(|v| !v.is_subnormal());
         for a in [0.01, 0.2, 1.0, 1.6733, 0.0, -0.5, 3.0e30] {
             check(b, "MAP_LEAKY_RELU", &x(data.clone()), &alpha(a));
             check(b, "MAP_ELU", &x(data.clone()), &alpha(a));

@@ -9,9 +9,11 @@
 // padding (bindings are rounded up to 16 bytes): those lanes compute garbage that lands in the
 // padding of `out`, never in another element.
 //
-// Substituted by map_gpu.rs: BINDINGS (the operand and output declarations), REGISTERS
-// (per-thread copies of the array operands), LOADS (filling them), HOIST (scalar operands
-// read once per thread), OP and ARGS (the call made per vec4), VEC4_PER_THREAD.
+// Substituted by map_gpu.rs: BINDINGS (the operand and output declarations), HOIST (scalar
+// operands read once per thread), FAST_BODY (a whole block of VEC4_PER_THREAD vec4s: every
+// load spelled out into its own register, then every store — no arrays indexed by a loop
+// counter, which a driver may leave in local memory), OP and TAIL_ARGS (the guarded path for
+// the tensor's last, partial block), VEC4_PER_THREAD.
 
 struct Params {
     len: u32,      // elements in this window
@@ -37,18 +39,15 @@ fn map(
 ) {
     let vecs = (params.len + 3u) / 4u;
     let first = linear_workgroup(wid, nwg) * (256u * VEC4_PER_THREAD) + lid;
-    {{REGISTERS}}
-    for (var k = 0u; k < VEC4_PER_THREAD; k = k + 1u) {
-        let j = first + k * 256u;
-        if (j < vecs) {
-            {{LOADS}}
-        }
-    }
     {{HOIST}}
-    for (var k = 0u; k < VEC4_PER_THREAD; k = k + 1u) {
-        let j = first + k * 256u;
-        if (j < vecs) {
-            out[j] = {{OP}}({{ARGS}});
+    if (first + (VEC4_PER_THREAD - 1u) * 256u < vecs) {
+        {{FAST_BODY}}
+    } else {
+        for (var k = 0u; k < VEC4_PER_THREAD; k = k + 1u) {
+            let j = first + k * 256u;
+            if (j < vecs) {
+                out[j] = {{OP}}({{TAIL_ARGS}});
+            }
         }
     }
 }

@@ -75,10 +75,11 @@ impl MapShader {
     /// The final WGSL source.
     pub(crate) fn source(&self) -> String {
         let mut bindings = String::new();
-        let mut registers = Vec::new();
-        let mut loads = Vec::new();
         let mut hoist = Vec::new();
-        let mut args = Vec::new();
+        let mut tail_args = Vec::new();
+        // Per block position k: the loads of that position and the call's arguments.
+        let mut loads = Vec::new();
+        let mut block_args: Vec<Vec<String>> = vec![Vec::new(); VEC4_PER_THREAD as usize];
         for (k, (read, name)) in self.operands.iter().zip(OPERAND_NAMES).enumerate() {
             let binding = k + 1;
             match read {
@@ -86,18 +87,34 @@ impl MapShader {
                     bindings += &format!(
                         "@group(0) @binding({binding}) var<storage, read> {name}: array<vec4<f32>>;\n"
                     );
-                    registers.push(format!("var {name}_in: array<vec4<f32>, VEC4_PER_THREAD>;"));
-                    loads.push(format!("{name}_in[k] = {name}[j];"));
-                    args.push(format!("{name}_in[k]"));
+                    for (i, args) in block_args.iter_mut().enumerate() {
+                        loads.push(format!("let {name}_{i} = {name}[first + {}u];", i * 256));
+                        args.push(format!("{name}_{i}"));
+                    }
+                    tail_args.push(format!("{name}[j]"));
                 }
                 Read::Scalar => {
                     bindings += &format!(
                         "@group(0) @binding({binding}) var<storage, read> {name}: array<f32>; // 0-d, broadcast\n"
                     );
                     hoist.push(format!("let {name}_broadcast = vec4<f32>({name}[0]);"));
-                    args.push(format!("{name}_broadcast"));
+                    for args in block_args.iter_mut() {
+                        args.push(format!("{name}_broadcast"));
+                    }
+                    tail_args.push(format!("{name}_broadcast"));
                 }
             }
+        }
+        // Every load of the block is issued before any arithmetic: GPUs issue in order, so
+        // this keeps VEC4_PER_THREAD loads per operand in flight per thread.
+        let mut fast_body = loads;
+        for (i, args) in block_args.iter().enumerate() {
+            fast_body.push(format!(
+                "out[first + {}u] = {}({});",
+                i * 256,
+                self.op,
+                args.join(", ")
+            ));
         }
         let out_type = match self.output {
             DType::F32 => "f32",
@@ -112,11 +129,10 @@ impl MapShader {
             &[MATH_WGSL, self.library, MAP_WGSL],
             &[
                 ("BINDINGS", &bindings),
-                ("REGISTERS", &registers.join("\n    ")),
-                ("LOADS", &loads.join("\n            ")),
                 ("HOIST", &hoist.join("\n    ")),
+                ("FAST_BODY", &fast_body.join("\n        ")),
                 ("OP", self.op),
-                ("ARGS", &args.join(", ")),
+                ("TAIL_ARGS", &tail_args.join(", ")),
                 ("VEC4_PER_THREAD", &VEC4_PER_THREAD.to_string()),
             ],
         )

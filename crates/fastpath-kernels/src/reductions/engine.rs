@@ -118,6 +118,7 @@ fn source(op: &ReduceOp, stage: u8, subgroups: bool) -> String {
             ("FAM", op.family.name()),
             ("ACC", op.acc),
             ("FIN", op.fin),
+            ("AUX", if op.acc == "acc_masked" { "aux_mask" } else { "aux_none" }),
             ("SG_PARAMS", params),
             ("SG_CALL", call),
         ],
