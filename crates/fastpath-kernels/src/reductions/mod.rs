@@ -17,7 +17,7 @@ mod tests;
 use fastpath_gpu::{Access, DType, Dispatch, Gpu, GpuTensor, OwnedShaderSpec};
 
 use crate::array::{ArgMeta, HostArray};
-use crate::cpu::{self, LANES};
+use crate::cpu;
 use crate::error::KernelError;
 use crate::expected::Expected;
 use crate::gpu_util::{fill_u32, fill_variant, shader_source};
@@ -54,26 +54,44 @@ fn f32_out(v: f64) -> HostArray {
 
 // ---------------------------------------------------------------- CPU building blocks
 
-/// (min or max, saw NaN) of a slice; the lane loops vectorise, NaN is tracked separately
-/// because `f32::min` ignores NaN operands.
-fn extreme_chunk(x: &[f32], want_max: bool) -> (f32, bool) {
-    let init = if want_max { f32::NEG_INFINITY } else { f32::INFINITY };
-    let mut acc = [init; LANES];
-    let mut nan = [false; LANES];
-    let mut it = x.chunks_exact(LANES);
+/// Lanes of the min/max accumulators: two AVX2 registers or one AVX-512 register, so the
+/// compare-select chains overlap.
+const EXTREME_LANES: usize = 16;
+
+/// (min or max, saw NaN) of a slice. The lanes keep the extreme with a plain compare and
+/// select (one `maxps`/`minps` per register; `f32::max`'s NaN rules cost a fix-up per element)
+/// and NaN is tracked separately: a NaN never wins a comparison, so it only sets the flag.
+#[inline(always)]
+fn extreme_lanes<const MAX: bool>(x: &[f32]) -> (f32, bool) {
+    let init = if MAX { f32::NEG_INFINITY } else { f32::INFINITY };
+    let better = |v: f32, best: f32| if MAX { v > best } else { v < best };
+    let mut acc = [init; EXTREME_LANES];
+    let mut nan = [false; EXTREME_LANES];
+    let mut it = x.chunks_exact(EXTREME_LANES);
     for c in &mut it {
-        for k in 0..LANES {
-            acc[k] = if want_max { acc[k].max(c[k]) } else { acc[k].min(c[k]) };
-            nan[k] |= c[k].is_nan();
+        for k in 0..EXTREME_LANES {
+            let v = c[k];
+            acc[k] = if better(v, acc[k]) { v } else { acc[k] };
+            nan[k] |= v.is_nan();
         }
     }
     let mut best = init;
     let mut any_nan = nan.iter().any(|&b| b);
     for &v in acc.iter().chain(it.remainder()) {
         any_nan |= v.is_nan();
-        best = if want_max { best.max(v) } else { best.min(v) };
+        if better(v, best) {
+            best = v;
+        }
     }
     (best, any_nan)
+}
+
+/// [`extreme_lanes`] compiled for the widest SIMD level the CPU has.
+fn extreme_chunk(x: &[f32], want_max: bool) -> (f32, bool) {
+    cpu::with_widest_simd(
+        #[inline(always)]
+        |_| if want_max { extreme_lanes::<true>(x) } else { extreme_lanes::<false>(x) },
+    )
 }
 
 fn cpu_extreme(x: &[f32], want_max: bool) -> f32 {

@@ -170,3 +170,36 @@ fn repeated_gpu_runs_are_stable() {
         assert_eq!(run(&b, "REDUCE_SUM", &x(data.clone()), &[]).unwrap(), first);
     }
 }
+
+/// The CPU min/max, arg and sum loops are compiled per SIMD level (baseline, AVX2, AVX-512);
+/// CI may run on any of them, so every level this CPU has is checked here, across several
+/// parallel chunks, with NaN and infinities in the middle and at the ends.
+#[test]
+fn cpu_reductions_agree_at_every_simd_level() {
+    use crate::elementwise_unary::map_cpu::check_every_simd_level;
+    let n = 3 * crate::cpu::CHUNK + 37;
+    let plain = uniform(n, -1e3, 1e3, 91);
+    let mut with_nan = plain.clone();
+    with_nan[2 * crate::cpu::CHUNK + 5] = f32::NAN;
+    let mut with_inf = plain.clone();
+    with_inf[n - 1] = f32::INFINITY;
+    with_inf[0] = f32::NEG_INFINITY;
+    let ids = ["REDUCE_SUM", "REDUCE_MEAN", "REDUCE_MIN", "REDUCE_MAX", "REDUCE_L2"];
+    let args = ["REDUCE_ARGMAX", "REDUCE_ARGMIN"];
+    for data in [&plain, &with_nan, &with_inf] {
+        for id in ids.iter().chain(&args) {
+            check_every_simd_level(id, &[HostArray::vec_f32(data.clone())], &[]);
+        }
+    }
+    // Ties: the first index of the extreme wins at every level.
+    let mut ties = vec![0.5f32; n];
+    ties[CHUNK_TIE] = 7.0;
+    ties[n - 3] = 7.0;
+    ties[CHUNK_TIE + 1] = -7.0;
+    ties[n - 2] = -7.0;
+    for id in args {
+        check_every_simd_level(id, &[HostArray::vec_f32(ties.clone())], &[]);
+    }
+}
+
+const CHUNK_TIE: usize = crate::cpu::CHUNK + 11;
