@@ -67,6 +67,11 @@ impl TimingPolicy {
     }
 }
 
+/// Repetitions a case keeps once its measurement has run [`SLOW_CASE_BUDGETS`] budgets long.
+pub const SLOW_CASE_REPS: usize = 3;
+/// How many per-case budgets a case may spend before it is cut to [`SLOW_CASE_REPS`].
+pub const SLOW_CASE_BUDGETS: f64 = 10.0;
+
 /// Runs `step(rep)` for warm-up and measurement; `step` returns the sample to record (e.g.
 /// GPU seconds) and the wall seconds it took. Returns the samples and wall samples.
 pub fn repeat<E>(
@@ -86,8 +91,14 @@ pub fn repeat<E>(
     let (mut samples, mut walls) = (Vec::new(), Vec::new());
     let measure_start = Instant::now();
     while samples.len() < policy.max_reps {
-        if samples.len() >= policy.min_reps
-            && measure_start.elapsed().as_secs_f64() >= policy.budget_seconds
+        let elapsed = measure_start.elapsed().as_secs_f64();
+        if samples.len() >= policy.min_reps && elapsed >= policy.budget_seconds {
+            break;
+        }
+        // Calls that each take many budgets (big sorts on a software rasterizer) stop at
+        // three samples: enough for a median, and ten-second calls vary little.
+        if samples.len() >= policy.min_reps.min(SLOW_CASE_REPS)
+            && elapsed >= SLOW_CASE_BUDGETS * policy.budget_seconds
         {
             break;
         }
@@ -197,14 +208,16 @@ pub fn time_gpu(
     } else {
         1
     };
-    let (samples, _) = repeat(policy, |rep| {
+    let (samples, sample_walls) = repeat(policy, |rep| {
         let (t, w) = run(rep * calls, calls)?;
         Ok::<_, KernelError>((t / calls as f64, w / calls as f64))
     })?;
-    let mut walls = Vec::with_capacity(STANDALONE_CALLS);
-    for rep in 0..STANDALONE_CALLS {
-        walls.push(run(rep, 1)?.1);
-    }
+    // With one call per sample the samples' walls already are standalone calls.
+    let walls = if calls == 1 {
+        sample_walls
+    } else {
+        (0..STANDALONE_CALLS).map(|rep| run(rep, 1).map(|r| r.1)).collect::<Result<_, _>>()?
+    };
     Ok(Measured {
         primary: Summary::of(&samples).expect("at least one repetition"),
         wall: Summary::of(&walls).expect("at least one repetition"),
@@ -242,6 +255,15 @@ mod tests {
             TimingPolicy { budget_seconds: 0.0, warmup_seconds: 0.0, ..TimingPolicy::QUICK };
         let (s, _) = repeat::<()>(&policy, |_| Ok((1.0, 1.0))).unwrap();
         assert_eq!(s.len(), policy.min_reps);
+        // A case whose calls each take many budgets stops at SLOW_CASE_REPS samples.
+        let slow =
+            TimingPolicy { budget_seconds: 0.001, warmup_seconds: 0.0, ..TimingPolicy::BENCH };
+        let (s, _) = repeat::<()>(&slow, |_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            Ok((1.0, 1.0))
+        })
+        .unwrap();
+        assert_eq!(s.len(), SLOW_CASE_REPS);
         // Errors stop the loop.
         assert_eq!(repeat(&policy, |_| Err::<(f64, f64), _>("boom")).unwrap_err(), "boom");
         // Rotation index advances every call.

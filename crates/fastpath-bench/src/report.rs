@@ -427,10 +427,17 @@ pub fn peer_columns(rows: &[Row]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn row(kernel: &str, n: usize, backend: Backend, wall: f64, peers: Vec<PeerCell>) -> Row {
+    /// A synthetic row with one wall time (also its median); other test modules use it too.
+    pub(crate) fn row(
+        kernel: &str,
+        n: usize,
+        backend: Backend,
+        wall: f64,
+        peers: Vec<PeerCell>,
+    ) -> Row {
         let s = Summary { reps: 5, min: wall, p25: wall, median: wall, p75: wall, max: wall };
         Row {
             kernel: kernel.into(),

@@ -1,7 +1,7 @@
 //! One benchmark run: ceilings, every kernel × size × backend, the peers, and the analyses.
 //! `fastpath bench` and `fastpath calibrate` both drive this.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,6 +66,11 @@ pub struct BenchConfig {
     pub regret: Option<Option<(MachineProfile, PathBuf)>>,
     /// Measure host↔device transfer rates (for the machine profile).
     pub measure_transfer: bool,
+    /// Measure copy bandwidth, peak FLOP/s and dispatch costs first. Off for a second pass
+    /// whose rows are merged into a run that has them (calibration's boundary re-measurement).
+    pub measure_ceilings: bool,
+    /// Only these (kernel id, size) cases of `kernels` × `sizes`; `None` measures them all.
+    pub only_cases: Option<BTreeSet<(String, usize)>>,
     /// The command line, for the report.
     pub command: String,
 }
@@ -319,12 +324,24 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
     if gpu.is_some() {
         backends.push(Backend::Gpu);
     }
-    let cases = config.kernels.len() * config.sizes.len() * backends.len();
+    let wanted = |kernel: &dyn Kernel, n: usize| {
+        config.only_cases.as_ref().is_none_or(|only| only.contains(&(kernel.id().to_string(), n)))
+    };
+    let cases = config
+        .sizes
+        .iter()
+        .map(|&n| config.kernels.iter().filter(|k| wanted(**k, n)).count())
+        .sum::<usize>()
+        * backends.len();
     let policy = match config.run_budget_seconds {
         Some(total) => config.policy.with_budget(total / cases.max(1) as f64),
         None => config.policy,
     };
-    let ceiling_steps = if config.cpu { 3 } else { 0 } + if gpu.is_some() { 4 } else { 0 };
+    let ceiling_steps = if !config.measure_ceilings {
+        0
+    } else {
+        (if config.cpu { 3 } else { 0 }) + (if gpu.is_some() { 4 } else { 0 })
+    };
     progress.add_work((ceiling_steps + cases) as u64);
 
     // Ceilings first, on an otherwise idle machine.
@@ -339,7 +356,7 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
     let mut ceilings = Ceilings::default();
     let mut dispatch = DispatchReport::default();
     let chain_kernel = ceilings::chain_kernel();
-    if config.cpu {
+    if config.cpu && config.measure_ceilings {
         progress.begin("CPU copy bandwidth");
         let copy = ceilings::cpu_copy(&ceiling_policy);
         progress.finish_step();
@@ -357,7 +374,7 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
         }
         progress.finish_step();
     }
-    if let Some(gpu) = &gpu {
+    if let Some(gpu) = gpu.as_ref().filter(|_| config.measure_ceilings) {
         let fail =
             |e: fastpath_gpu::GpuError| BenchError::failure(format!("measuring the GPU: {e}"));
         progress.begin("GPU copy bandwidth");
@@ -398,6 +415,9 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
     for &n in &config.sizes {
         let mut cache = SizeCache::default();
         for &kernel in &config.kernels {
+            if !wanted(kernel, n) {
+                continue;
+            }
             let spec = kernel.spec();
             let label = |b: Backend| format!("{} {} {b}", kernel.id(), format_size(n));
             let skip_all =

@@ -240,6 +240,8 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
         run_budget_seconds: None,
         regret,
         measure_transfer: false,
+        measure_ceilings: true,
+        only_cases: None,
         command: command_line(),
     };
     let mut bar = Bar::new();

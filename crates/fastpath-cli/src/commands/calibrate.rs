@@ -14,8 +14,10 @@ use crate::{CliError, GlobalOpts};
 #[command(after_help = "The profile holds, per kernel, the wall time of one call on the CPU and \
 on the GPU (data already on the device) at each size, the size from which the GPU wins, the \
 measured copy bandwidth and peak FLOP/s, the fixed cost of a GPU call and the host-device \
-transfer rates. Routing interpolates between the measured sizes; without a profile it falls \
-back to a fixed rule (GPU from 2^20 elements on a hardware GPU).")]
+transfer rates. The cases at each kernel's CPU/GPU crossover are measured twice and the faster \
+median kept, so one interrupted measurement cannot move the crossover. Routing interpolates \
+between the measured sizes; without a profile it falls back to a fixed rule (GPU from 2^20 \
+elements on a hardware GPU).")]
 pub struct Args {
     /// Seven sizes (2^10..2^22, ×4 apart) and few repetitions: under a minute on a laptop.
     /// The full calibration measures every power of two from 2^10 to 2^26.
@@ -56,9 +58,12 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
     let config =
         calibrate::config(args.quick, kernels, sizes, global.adapter.clone(), command_line());
     let mut bar = Bar::new();
-    let result = fastpath_bench::run::run(&config, &mut bar);
+    let result = fastpath_bench::run::run(&config, &mut bar).and_then(|mut report| {
+        let refinement = calibrate::refine_boundaries(&config, &mut report, &mut bar)?;
+        Ok((report, refinement))
+    });
     bar.finish();
-    let report = result
+    let (report, refinement) = result
         .map_err(|e| if e.bad_input { CliError::bad_input(e) } else { CliError::failure(e) })?;
     let profile = calibrate::profile_from(&report, args.quick);
     profile.write(&out).map_err(CliError::failure)?;
@@ -90,6 +95,23 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
         secs(d.gpu_chained_per_kernel_s),
         secs(d.cpu_call_s)
     );
+    if refinement.cases > 0 {
+        let moved = if refinement.moved.is_empty() {
+            "no crossover moved".to_string()
+        } else {
+            let show = |c: Option<usize>| c.map_or("never".to_string(), sizes::format_size);
+            let list: Vec<String> = refinement
+                .moved
+                .iter()
+                .map(|(k, b, a)| format!("{k} {} → {}", show(*b), show(*a)))
+                .collect();
+            format!("crossovers moved: {}", list.join(", "))
+        };
+        println!(
+            "crossovers re-measured: {} cases at the CPU/GPU boundaries, {} faster the second time; {moved}",
+            refinement.cases, refinement.improved
+        );
+    }
     if let Some(t) = &profile.transfer {
         println!(
             "transfers: host→device {:.1} GB/s, device→host {:.1} GB/s",
