@@ -438,7 +438,7 @@ impl Gpu {
         self.check_lost()?;
         let buffer = self.storage_pool.acquire(bytes.len() as u64, "an input array")?;
         if !bytes.is_empty() {
-            if bytes.len() % 4 == 0 {
+            if bytes.len().is_multiple_of(4) {
                 self.queue.write_buffer(buffer.raw(), 0, bytes);
             } else {
                 let mut padded = bytes.to_vec();

@@ -183,10 +183,10 @@ impl std::fmt::Debug for PooledBuffer {
 
 impl Drop for PooledBuffer {
     fn drop(&mut self) {
-        if let Some(buf) = self.buffer.take() {
-            if let Ok(mut st) = self.pool.state.lock() {
-                st.pending.push((self.class, buf));
-            }
+        if let Some(buf) = self.buffer.take()
+            && let Ok(mut st) = self.pool.state.lock()
+        {
+            st.pending.push((self.class, buf));
         }
     }
 }

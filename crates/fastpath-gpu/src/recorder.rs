@@ -366,7 +366,7 @@ impl Gpu {
         if bytes.is_empty() {
             return Ok(());
         }
-        if bytes.len() % 4 == 0 {
+        if bytes.len().is_multiple_of(4) {
             self.queue.write_buffer(tensor.buffer.raw(), 0, bytes);
         } else {
             let mut padded = bytes.to_vec();

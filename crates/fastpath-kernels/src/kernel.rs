@@ -155,8 +155,8 @@ pub fn validate(
             let mut ok = true;
             for (dim, &size) in shape.iter().zip(&arg.shape) {
                 let size = size as u64;
-                match dim.as_symbol() {
-                    Some(sym) => match trial.get(sym) {
+                if let Some(sym) = dim.as_symbol() {
+                    match trial.get(sym) {
                         Some(&bound) if bound != size => {
                             mismatch = Some(format!(
                                 "{} input {}: {sym} = {size} here but {bound} in an earlier input ({} must be {})",
@@ -172,8 +172,7 @@ pub fn validate(
                         None => {
                             trial.insert(sym.to_string(), size);
                         }
-                    },
-                    None => {}
+                    }
                 }
             }
             if ok {
@@ -201,18 +200,17 @@ pub fn validate(
         }
         if op.shape.len() == arg.shape.len() {
             for (dim, &size) in op.shape.iter().zip(&arg.shape) {
-                if dim.as_symbol().is_none() {
-                    if let Some(v) = dim.eval(&with_params(&env, params)) {
-                        if v != size as u64 {
-                            return Err(KernelError::invalid(format!(
-                                "{} input {}: expected {}, got {}",
-                                spec.id,
-                                op.name,
-                                describe_expected(op),
-                                arg.describe()
-                            )));
-                        }
-                    }
+                if dim.as_symbol().is_none()
+                    && let Some(v) = dim.eval(&with_params(&env, params))
+                    && v != size as u64
+                {
+                    return Err(KernelError::invalid(format!(
+                        "{} input {}: expected {}, got {}",
+                        spec.id,
+                        op.name,
+                        describe_expected(op),
+                        arg.describe()
+                    )));
                 }
             }
         }

@@ -68,10 +68,6 @@ impl TestBackend {
             .clone();
         TestBackend { label: "gpu-chunked", backend: Backend::Gpu(g) }
     }
-
-    pub fn is_gpu(&self) -> bool {
-        matches!(self.backend, Backend::Gpu(_))
-    }
 }
 
 fn params_for(id: &str, params: &[(&str, ParamValue)]) -> Params {

@@ -62,15 +62,16 @@ struct Backends {
 
 pub fn run(args: &Args, _global: &GlobalOpts) -> Result<ExitCode, CliError> {
     let cat = catalog();
-    if let Some(d) = &args.domain {
-        if d != "extras" && !cat.domains.iter().any(|x| &x.id == d) {
-            let mut known: Vec<&str> = cat.domains.iter().map(|x| x.id.as_str()).collect();
-            known.push("extras");
-            return Err(CliError::bad_input(format!(
-                "unknown domain {d:?}; domains are {}",
-                known.join(", ")
-            )));
-        }
+    if let Some(d) = &args.domain
+        && d != "extras"
+        && !cat.domains.iter().any(|x| &x.id == d)
+    {
+        let mut known: Vec<&str> = cat.domains.iter().map(|x| x.id.as_str()).collect();
+        known.push("extras");
+        return Err(CliError::bad_input(format!(
+            "unknown domain {d:?}; domains are {}",
+            known.join(", ")
+        )));
     }
     let reg = registry();
     let mut kernels = Vec::new();

@@ -162,14 +162,11 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
     // Outputs with a valid prefix are cut to their count.
     let mut outputs = run.outputs.clone();
     for (i, o) in spec.outputs.iter().enumerate().take(outputs.len()) {
-        if let Some(counter) = &o.valid_prefix {
-            if let Some(ci) = spec.outputs.iter().position(|c| &c.name == counter) {
-                if let Some(count) =
-                    outputs.get(ci).and_then(|c| c.as_u32()).and_then(|c| c.first())
-                {
-                    outputs[i] = outputs[i].clone().truncated(*count as usize);
-                }
-            }
+        if let Some(counter) = &o.valid_prefix
+            && let Some(ci) = spec.outputs.iter().position(|c| &c.name == counter)
+            && let Some(count) = outputs.get(ci).and_then(|c| c.as_u32()).and_then(|c| c.first())
+        {
+            outputs[i] = outputs[i].clone().truncated(*count as usize);
         }
     }
 
