@@ -62,25 +62,31 @@ pub const BOUNDARY_ROUNDS: usize = 2;
 /// the crossover a whole step: on a shared 16-thread host one quick calibration timed a CPU
 /// reduction at 2^20 seven times slower than the benchmark did minutes later, and routing sent
 /// that size to the GPU at 2.4 times the cost.
+///
+/// A case one backend wins by [`DECISIVE_RATIO`] or more is left alone: no interference seen
+/// so far came near that, and those are the slowest cases (big sorts on a software GPU).
 pub fn boundary_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
     let mut cases = BTreeSet::new();
     for (kernel, points) in paired_walls(rows) {
-        let Some(last) = points.last() else { continue };
-        match crossover_of(&points) {
+        let Some(&last) = points.last() else { continue };
+        let boundary = match crossover_of(&points) {
             Some(c) => {
                 let i = points.iter().position(|p| p.0 == c).expect("crossover is a point");
-                cases.insert((kernel.clone(), c));
-                if i > 0 {
-                    cases.insert((kernel.clone(), points[i - 1].0));
-                }
+                points[i.saturating_sub(1)..=i].to_vec()
             }
-            None => {
-                cases.insert((kernel.clone(), last.0));
+            None => vec![last],
+        };
+        for (n, cpu, gpu) in boundary {
+            if cpu.max(gpu) < DECISIVE_RATIO * cpu.min(gpu) {
+                cases.insert((kernel.clone(), n));
             }
         }
     }
     cases
 }
+
+/// A backend this many times faster than the other at a size is not measured again.
+pub const DECISIVE_RATIO: f64 = 10.0;
 
 /// Keeps, for every case measured again, the faster of the two medians (wall and device time
 /// separately). Interference only ever slows a run down, so the faster median is the better
@@ -264,10 +270,16 @@ mod tests {
         }
         let cases: Vec<(String, usize)> = boundary_cases(&rows).into_iter().collect();
         let want = |k: &str, n: usize| (k.to_string(), n);
-        assert_eq!(
-            cases,
-            vec![want("A", 1 << 10), want("A", 1 << 20), want("B", 1 << 22), want("C", 1 << 10)]
-        );
+        // B and C are decided by far more than DECISIVE_RATIO everywhere; A's case below the
+        // crossover too (1 µs against 500 µs).
+        assert_eq!(cases, vec![want("A", 1 << 20)]);
+        let close: Vec<Row> = [(1 << 10, 1.0, 1.5), (1 << 20, 2.0, 1.0), (1 << 22, 4.0, 1.0)]
+            .into_iter()
+            .flat_map(|(n, c, g)| pair("E", n, c, g))
+            .chain(pair("F", 1 << 22, 1.0, 2.0))
+            .collect();
+        let cases: Vec<(String, usize)> = boundary_cases(&close).into_iter().collect();
+        assert_eq!(cases, vec![want("E", 1 << 10), want("E", 1 << 20), want("F", 1 << 22)]);
         // A kernel measured on one backend has no crossover to refine.
         assert!(boundary_cases(&[row("D", 1024, Backend::Cpu, 1.0, vec![])]).is_empty());
     }
