@@ -3,11 +3,12 @@
 # (Mesa's software Vulkan, the only "GPU" there), beside numpy, torch (CPU) and MLX (CPU).
 #
 #   bench/peers/setup_venv.sh     # once: the peers' virtualenv
-#   bench/cpu.sh                  # about 10 minutes with the 14 kernels of today
+#   bench/cpu.sh                  # about 20 minutes with the 43 kernels of today
 #
 # Writes under $OUT (default bench/out/cpu): profile.json (calibration), cpu.json, cpu.md,
 # cpu.svg, cpu.png, and the console output of each step. Environment: FASTPATH (binary; built
-# in release mode when absent), FASTPATH_PYTHON (default: the setup_venv.sh venv), SIZES.
+# in release mode when absent), FASTPATH_PYTHON (default: the setup_venv.sh venv), SIZES,
+# CAL_SIZES (calibration ladder, default 2^10..2^24).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/out/cpu}"
@@ -22,9 +23,12 @@ export FASTPATH_COMMIT="${FASTPATH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/n
 mkdir -p "$OUT"
 "$FASTPATH" --version | tee "$OUT/version.txt"
 
-# 1. Calibration (quick: under a minute). The profile goes to $OUT so the run below scores
-#    `auto` against a profile measured separately from the timings it is judged on.
-"$FASTPATH" calibrate --quick --out "$OUT/profile.json" | tee "$OUT/calibrate.txt"
+# 1. Calibration with the quick policy over the benchmark's largest size (CAL_SIZES): a profile
+#    that stops below the sizes it is judged on can only extrapolate there. The profile goes to
+#    $OUT so the run below scores `auto` against a profile measured separately from the timings
+#    it is judged on.
+CAL_SIZES="${CAL_SIZES:-2^10..2^24}"
+"$FASTPATH" calibrate --quick --sizes "$CAL_SIZES" --out "$OUT/profile.json" | tee "$OUT/calibrate.txt"
 
 # 2. Every kernel, CPU and lavapipe, 2^10..2^24 (x4), peers side by side, routing regret.
 "$FASTPATH" bench --sizes "$SIZES" --compare numpy,torch,mlx \
