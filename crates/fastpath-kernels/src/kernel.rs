@@ -132,13 +132,7 @@ pub fn validate(
     let mut env = BTreeMap::new();
     for (op, arg) in spec.inputs.iter().zip(args) {
         if arg.dtype.name() != op.dtype {
-            return Err(KernelError::invalid(format!(
-                "{} input {}: expected {}, got {}",
-                spec.id,
-                op.name,
-                describe_expected(op),
-                arg.describe()
-            )));
+            return Err(input_mismatch(spec, op, arg));
         }
         if op.scalar_ok && arg.shape.is_empty() {
             continue;
@@ -204,19 +198,24 @@ pub fn validate(
                     && let Some(v) = dim.eval(&with_params(&env, params))
                     && v != size as u64
                 {
-                    return Err(KernelError::invalid(format!(
-                        "{} input {}: expected {}, got {}",
-                        spec.id,
-                        op.name,
-                        describe_expected(op),
-                        arg.describe()
-                    )));
+                    return Err(input_mismatch(spec, op, arg));
                 }
             }
         }
     }
     kernel.check(args, params)?;
     Ok(env)
+}
+
+/// "ID input NAME: expected …, got …" for an argument that does not fit its contract entry.
+fn input_mismatch(spec: &KernelSpec, op: &OperandSpec, arg: &ArgMeta) -> KernelError {
+    KernelError::invalid(format!(
+        "{} input {}: expected {}, got {}",
+        spec.id,
+        op.name,
+        describe_expected(op),
+        arg.describe()
+    ))
 }
 
 fn with_params(env: &BTreeMap<String, u64>, params: &Params) -> BTreeMap<String, u64> {
