@@ -105,6 +105,47 @@ impl Kernel for MapReduceAbsSum {
     }
 }
 
+/// Σ x[i] over mask[i] != 0 in f64 lanes, for one chunk. Masked-out terms are cleared bit by
+/// bit (all-ones or all-zeros per lane), not multiplied by 0 (x = NaN with mask 0 must not
+/// count) and not branched on: a random mask mispredicts half the time (30 ms at 2^24 on two
+/// cores, against 6.2 ms for the bit mask). Always inlined so the caller's SIMD variants
+/// compile it.
+#[inline(always)]
+fn masked_lane_sum(xs: &[f32], ms: &[u32]) -> f64 {
+    let mut acc = [0.0f64; cpu::LANES];
+    let mut xc = xs.chunks_exact(cpu::LANES);
+    let mut mc = ms.chunks_exact(cpu::LANES);
+    for (a, b) in (&mut xc).zip(&mut mc) {
+        for k in 0..cpu::LANES {
+            let keep = u64::from(b[k] != 0).wrapping_neg();
+            acc[k] += f64::from_bits((a[k] as f64).to_bits() & keep);
+        }
+    }
+    let tail: f64 = xc
+        .remainder()
+        .iter()
+        .zip(mc.remainder())
+        .map(|(&a, &b)| if b != 0 { a as f64 } else { 0.0 })
+        .sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// How many of `x` exceed `t`, for one chunk: u32 lanes (a chunk is far below 2^32 elements)
+/// so the comparison results add up a whole register at a time.
+#[inline(always)]
+fn count_above(x: &[f32], t: f32) -> u64 {
+    const COUNT_LANES: usize = 16;
+    let mut acc = [0u32; COUNT_LANES];
+    let mut it = x.chunks_exact(COUNT_LANES);
+    for c in &mut it {
+        for k in 0..COUNT_LANES {
+            acc[k] += u32::from(c[k] > t);
+        }
+    }
+    let tail = it.remainder().iter().filter(|&&v| v > t).count() as u64;
+    acc.iter().map(|&a| a as u64).sum::<u64>() + tail
+}
+
 /// MAP_REDUCE_MASKED_SUM: Σ x[i] over mask[i] != 0.
 pub struct MapReduceMaskedSum;
 
@@ -121,23 +162,11 @@ impl Kernel for MapReduceMaskedSum {
             x.len(),
             0.0f64,
             |s, n| {
-                let mut acc = [0.0f64; cpu::LANES];
                 let (xs, ms) = (&x[s..s + n], &m[s..s + n]);
-                let mut xc = xs.chunks_exact(cpu::LANES);
-                let mut mc = ms.chunks_exact(cpu::LANES);
-                for (a, b) in (&mut xc).zip(&mut mc) {
-                    for k in 0..cpu::LANES {
-                        // A select, not a multiply: x = NaN with mask 0 must not count.
-                        acc[k] += if b[k] != 0 { a[k] as f64 } else { 0.0 };
-                    }
-                }
-                let tail: f64 = xc
-                    .remainder()
-                    .iter()
-                    .zip(mc.remainder())
-                    .map(|(&a, &b)| if b != 0 { a as f64 } else { 0.0 })
-                    .sum();
-                acc.iter().sum::<f64>() + tail
+                cpu::with_widest_simd(
+                    #[inline(always)]
+                    |_| masked_lane_sum(xs, ms),
+                )
             },
             |a, b| a + b,
         );
@@ -188,7 +217,13 @@ impl Kernel for MapReduceThresholdCount {
         let count = cpu::reduce_ranges(
             x.len(),
             0u64,
-            |s, n| x[s..s + n].iter().map(|&v| (v > t) as u64).sum(),
+            |s, n| {
+                let chunk = &x[s..s + n];
+                cpu::with_widest_simd(
+                    #[inline(always)]
+                    |_| count_above(chunk, t),
+                )
+            },
             |a, b| a + b,
         );
         Ok(vec![HostArray::scalar_u32(count as u32)])

@@ -136,12 +136,17 @@ fn cpu_moments(x: &[f32]) -> Moments {
         |s, n| {
             // Two passes over one chunk: the second one reads from cache, not memory.
             let c = &x[s..s + n];
-            let mean = cpu::lane_sum(c, |v| v as f64) / n as f64;
-            let m2 = cpu::lane_sum(c, |v| {
-                let d = v as f64 - mean;
-                d * d
-            });
-            Moments { n: n as f64, mean, m2 }
+            cpu::with_widest_simd(
+                #[inline(always)]
+                |_| {
+                    let mean = cpu::lane_sum(c, |v| v as f64) / n as f64;
+                    let m2 = cpu::lane_sum(c, |v| {
+                        let d = v as f64 - mean;
+                        d * d
+                    });
+                    Moments { n: n as f64, mean, m2 }
+                },
+            )
         },
         merge,
     )
@@ -151,12 +156,29 @@ fn cpu_moments(x: &[f32]) -> Moments {
 /// a search for its first occurrence, per chunk.
 fn arg_chunk(x: &[f32], base: usize, want_max: bool) -> (f32, usize) {
     let (best, nan) = extreme_chunk(x, want_max);
-    let i = if nan {
-        x.iter().position(|v| v.is_nan()).unwrap()
-    } else {
-        x.iter().position(|&v| v == best).unwrap()
-    };
+    let i = cpu::with_widest_simd(
+        #[inline(always)]
+        |_| {
+            if nan { first_where(x, |v| v.is_nan()) } else { first_where(x, |v| v == best) }
+        },
+    )
+    .expect("the extreme (or NaN) of a chunk occurs in it");
     (x[i], base + i)
+}
+
+/// Index of the first element matching `hit`. Blocks of [`EXTREME_LANES`] are tested whole
+/// (an OR over the block vectorises; an early exit per element does not), then the block that
+/// hit is searched.
+#[inline(always)]
+fn first_where(x: &[f32], hit: impl Fn(f32) -> bool) -> Option<usize> {
+    let mut blocks = x.chunks_exact(EXTREME_LANES);
+    for (b, block) in (&mut blocks).enumerate() {
+        if block.iter().fold(false, |any, &v| any | hit(v)) {
+            return block.iter().position(|&v| hit(v)).map(|i| b * EXTREME_LANES + i);
+        }
+    }
+    let done = x.len() - blocks.remainder().len();
+    blocks.remainder().iter().position(|&v| hit(v)).map(|i| done + i)
 }
 
 fn arg_combine(a: (f32, usize), b: (f32, usize), want_max: bool) -> (f32, usize) {

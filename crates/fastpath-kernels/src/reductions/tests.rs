@@ -184,12 +184,41 @@ fn cpu_reductions_agree_at_every_simd_level() {
     let mut with_inf = plain.clone();
     with_inf[n - 1] = f32::INFINITY;
     with_inf[0] = f32::NEG_INFINITY;
-    let ids = ["REDUCE_SUM", "REDUCE_MEAN", "REDUCE_MIN", "REDUCE_MAX", "REDUCE_L2"];
+    let ids = [
+        "REDUCE_SUM",
+        "REDUCE_MEAN",
+        "REDUCE_MIN",
+        "REDUCE_MAX",
+        "REDUCE_L2",
+        "REDUCE_VAR",
+        "REDUCE_STDDEV",
+        "MAP_REDUCE_SQUARE_SUM",
+        "MAP_REDUCE_ABS_SUM",
+    ];
     let args = ["REDUCE_ARGMAX", "REDUCE_ARGMIN"];
     for data in [&plain, &with_nan, &with_inf] {
         for id in ids.iter().chain(&args) {
             check_every_simd_level(id, &[HostArray::vec_f32(data.clone())], &[]);
         }
+    }
+    // The fused kernels with a second operand: a mask (NaN under mask 0 must not count) and
+    // a threshold (NaN never counts).
+    let mask: Vec<u32> = (0..n as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 31) & 1).collect();
+    for data in [&plain, &with_nan, &with_inf] {
+        let masked = [HostArray::vec_f32(data.clone()), HostArray::vec_u32(mask.clone())];
+        let mut nan_masked_out = mask.clone();
+        nan_masked_out[2 * crate::cpu::CHUNK + 5] = 0;
+        check_every_simd_level("MAP_REDUCE_MASKED_SUM", &masked, &[]);
+        check_every_simd_level(
+            "MAP_REDUCE_MASKED_SUM",
+            &[HostArray::vec_f32(data.clone()), HostArray::vec_u32(nan_masked_out)],
+            &[],
+        );
+        check_every_simd_level(
+            "MAP_REDUCE_THRESHOLD_COUNT",
+            &[HostArray::vec_f32(data.clone())],
+            &[("threshold", ParamValue::F32(12.5))],
+        );
     }
     // Ties: the first index of the extreme wins at every level.
     let mut ties = vec![0.5f32; n];
