@@ -939,4 +939,35 @@ mod tests {
             assert_eq!(back, original);
         }
     }
+
+    /// Calibration's second pass: only the listed cases, no ceilings, no GPU needed.
+    #[test]
+    fn only_cases_measures_just_those_and_skips_the_ceilings() {
+        let kernels: Vec<&'static dyn Kernel> = ["REDUCE_SUM", "MAP_RELU"]
+            .into_iter()
+            .map(|id| fastpath_kernels::kernel(id).unwrap())
+            .collect();
+        let config = BenchConfig {
+            kernels,
+            sizes: vec![1024, 4096],
+            cpu: true,
+            gpu: false,
+            gpu_required: false,
+            adapter: None,
+            peers: Vec::new(),
+            policy: TimingPolicy::QUICK.with_exact_reps(3),
+            run_budget_seconds: None,
+            regret: None,
+            measure_transfer: false,
+            measure_ceilings: false,
+            only_cases: Some([("MAP_RELU".to_string(), 4096)].into_iter().collect()),
+            command: "test".into(),
+        };
+        let report = run(&config, &mut Silent).unwrap();
+        let cases: Vec<(&str, usize, Backend)> =
+            report.rows.iter().map(|r| (r.kernel.as_str(), r.n, r.backend)).collect();
+        assert_eq!(cases, vec![("MAP_RELU", 4096, Backend::Cpu)]);
+        assert!(report.ceilings.cpu.is_none() && report.dispatch.cpu_chain.is_none());
+        assert!(report.skipped.is_empty());
+    }
 }
