@@ -14,6 +14,7 @@
 //! function as a constant, so each operand pattern gets its own monomorphised loop instead
 //! of a per-element branch.
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
@@ -43,40 +44,36 @@ impl<'a> Operand<'a> {
 /// out[i] = f(x[i]).
 pub(crate) fn map_unary<O, F>(x: &[f32], f: F) -> Vec<O>
 where
-    O: Default + Clone + Send,
+    O: Send,
     F: Fn(f32, Madd) -> O + Sync,
 {
-    let mut out = output(x.len());
-    for_each_chunk(&mut out, |start, o| {
+    filled_output(x.len(), |start, o| {
         let x = &x[start..start + o.len()];
         with_widest_simd(
             #[inline(always)]
             |m| unary_loop(x, o, m, &f),
         )
-    });
-    out
+    })
 }
 
 /// out[i] = f(a[i], b[i]) with `b` an array of a's length or a broadcast scalar.
 pub(crate) fn map_binary<O, F>(a: &[f32], b: Operand<'_>, f: F) -> Vec<O>
 where
-    O: Default + Clone + Send,
+    O: Send,
     F: Fn(f32, f32, Madd) -> O + Sync,
 {
     match b {
         Operand::Scalar(s) => map_unary(a, move |x, m| f(x, s, m)),
         Operand::Array(b) => {
             assert_eq!(a.len(), b.len(), "validated operands have one length");
-            let mut out = output(a.len());
-            for_each_chunk(&mut out, |start, o| {
+            filled_output(a.len(), |start, o| {
                 let range = start..start + o.len();
                 let (a, b) = (&a[range.clone()], &b[range]);
                 with_widest_simd(
                     #[inline(always)]
                     |m| binary_loop(a, b, o, m, &f),
                 )
-            });
-            out
+            })
         }
     }
 }
@@ -96,31 +93,40 @@ where
         }
         (Operand::Array(b), Operand::Array(c)) => {
             assert!(a.len() == b.len() && a.len() == c.len(), "validated operands have one length");
-            let mut out = output(a.len());
-            for_each_chunk(&mut out, |start, o| {
+            filled_output(a.len(), |start, o| {
                 let range = start..start + o.len();
                 let (a, b, c) = (&a[range.clone()], &b[range.clone()], &c[range]);
                 with_widest_simd(
                     #[inline(always)]
                     |m| ternary_loop(a, b, c, o, m, &f),
                 )
-            });
-            out
+            })
         }
     }
 }
 
+// The loops write every element of `out` (the operands have its length, asserted), which is
+// what `filled_output` relies on.
+
 #[inline(always)]
-fn unary_loop<O>(x: &[f32], out: &mut [O], m: Madd, f: &impl Fn(f32, Madd) -> O) {
+fn unary_loop<O>(x: &[f32], out: &mut [MaybeUninit<O>], m: Madd, f: &impl Fn(f32, Madd) -> O) {
+    assert_eq!(x.len(), out.len());
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = f(v, m);
+        o.write(f(v, m));
     }
 }
 
 #[inline(always)]
-fn binary_loop<O>(a: &[f32], b: &[f32], out: &mut [O], m: Madd, f: &impl Fn(f32, f32, Madd) -> O) {
+fn binary_loop<O>(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [MaybeUninit<O>],
+    m: Madd,
+    f: &impl Fn(f32, f32, Madd) -> O,
+) {
+    assert!(a.len() == out.len() && b.len() == out.len());
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        *o = f(x, y, m);
+        o.write(f(x, y, m));
     }
 }
 
@@ -129,12 +135,13 @@ fn ternary_loop(
     a: &[f32],
     b: &[f32],
     c: &[f32],
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     m: Madd,
     f: &impl Fn(f32, f32, f32, Madd) -> f32,
 ) {
+    assert!(a.len() == out.len() && b.len() == out.len() && c.len() == out.len());
     for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
-        *o = f(x, y, z, m);
+        o.write(f(x, y, z, m));
     }
 }
 
@@ -148,13 +155,21 @@ fn for_each_chunk<O: Send>(out: &mut [O], f: impl Fn(usize, &mut [O]) + Sync) {
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, o)| f(i * CHUNK, o));
 }
 
-/// A fresh output buffer. Zeroed through the allocator (large blocks come from calloc as
-/// untouched zero pages, so this is not a pass over memory) and, when large, backed by huge
-/// pages like numpy's arrays: first-touch faults on 4 KiB pages cost more than the map
-/// itself at 2^24 elements.
-fn output<O: Default + Clone>(n: usize) -> Vec<O> {
-    let mut out = vec![O::default(); n];
-    advise_huge_pages(&mut out);
+/// A fresh output of `n` elements, written by `fill(start, chunk)` over [`CHUNK`]-sized
+/// pieces (in parallel). The buffer is not zeroed first: a block the allocator reuses would
+/// otherwise cost a whole extra pass of writes (calloc must clear it), which numpy's and
+/// PyTorch's uninitialised outputs do not pay. Large outputs are backed by huge pages like
+/// numpy's arrays: first-touch faults on 4 KiB pages cost more than the map itself at 2^24.
+/// `fill` must write every element of each chunk it is given (the map loops do).
+fn filled_output<O: Send>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<O>]) + Sync) -> Vec<O> {
+    let mut out: Vec<O> = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    advise_huge_pages(spare);
+    for_each_chunk(spare, fill);
+    // SAFETY: for_each_chunk handed every element of 0..n to `fill` exactly once, and each
+    // map loop writes every element of its chunk (it asserts the lengths match). A panic in
+    // `fill` leaves the length at 0, so nothing uninitialised is ever read or dropped.
+    unsafe { out.set_len(n) };
     out
 }
 
