@@ -3,16 +3,18 @@
 //! and chart outputs, calibration into a profile that `--regret` then reads, and bad input.
 //! Timings are never asserted, only their consistency.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::stderr;
 use serde_json::Value;
 
 const KERNELS: &str = "REDUCE_SUM,MAP_REDUCE_SQUARE_SUM";
 
 fn fastpath(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fastpath"))
-        .args(args)
+    common::fastpath_command(args)
         // Never read or write the developer's real profile.
         .env("XDG_CACHE_HOME", scratch("cache"))
         .env_remove("FASTPATH_PEERS_SCRIPT")
@@ -21,14 +23,9 @@ fn fastpath(args: &[&str]) -> Output {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("fastpath-cli-bench-{}", std::process::id())).join(name);
+    let dir = common::temp_dir("bench").join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Lines fastpath wrote (the Vulkan loader may add its own noise on some machines).
@@ -263,7 +260,7 @@ fn bad_input_is_one_line_and_leaves_no_file() {
 
 #[test]
 fn peers_without_python_are_listed_as_missing() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fastpath"))
+    let out = common::fastpath_command(&[])
         .args([
             "bench",
             "--backend",

@@ -1,20 +1,12 @@
 //! `fastpath health` end to end: the real probe of the machine running the tests, gate
 //! decisions reproduced from snapshot files, bad input, and a short live watch.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn fastpath(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fastpath")).args(args).output().expect("run fastpath")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{fastpath, stderr, stdout};
 
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
@@ -22,11 +14,7 @@ fn json(output: &Output) -> serde_json::Value {
 }
 
 fn snapshot(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fastpath-cli-health-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
+    PathBuf::from(common::temp_file("health", name, contents))
 }
 
 /// A 16 GB laptop on battery with warn pressure and a heavy thermal level, Chrome on top.

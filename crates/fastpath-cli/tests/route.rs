@@ -5,9 +5,12 @@
 //! Snapshots live in crates/fastpath-route/tests/snapshots/; regenerate after an intended
 //! change with `UPDATE_SNAPSHOTS=1 cargo test -p fastpath-cli --test route` and review the diff.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{stderr, stdout};
 use serde_json::Value;
 
 fn route_dir() -> PathBuf {
@@ -19,20 +22,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn fastpath(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fastpath"))
-        .arg("route")
-        .args(args)
-        .env_remove("FASTPATH_ADAPTER")
-        .output()
-        .expect("the fastpath binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+    common::fastpath(&[&["route"], args].concat())
 }
 
 fn ok(args: &[&str]) -> String {
@@ -95,11 +85,7 @@ fn check_snapshot(name: &str, actual: &str) {
 }
 
 fn temp_file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("fastpath-route-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    common::temp_file("route", name, text)
 }
 
 // ── worked examples ────────────────────────────────────────────────────────────────────────

@@ -6,9 +6,12 @@
 //! Health snapshots are written inline (like tests/route.rs) so the gate's verdict does not
 //! depend on how busy the test machine is; one test probes the real machine.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{stderr, stdout};
 use serde_json::Value;
 
 fn route_fixture(name: &str) -> String {
@@ -19,16 +22,8 @@ fn route_fixture(name: &str) -> String {
         .to_string()
 }
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fastpath-run-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn temp_file(name: &str, text: &str) -> String {
-    let path = temp_dir().join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    common::temp_file("run", name, text)
 }
 
 /// A machine on AC power, cool, idle, with memory to spare: the gate passes.
@@ -45,20 +40,7 @@ fn healthy() -> String {
 }
 
 fn fastpath(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fastpath"))
-        .arg("run")
-        .args(args)
-        .env_remove("FASTPATH_ADAPTER")
-        .output()
-        .expect("the fastpath binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+    common::fastpath(&[&["run"], args].concat())
 }
 
 fn ok(args: &[&str]) -> Output {
@@ -363,7 +345,7 @@ fn long_work_gets_the_ventilation_advice_upfront_and_the_runtime_monitor() {
 
 #[test]
 fn an_input_file_replaces_the_synthetic_data() {
-    let path = temp_dir().join("four.npy");
+    let path = common::temp_dir("run").join("four.npy");
     let array = fastpath_kernels::HostArray::vec_f32(vec![1.0, 2.0, 3.0, 4.5]);
     fastpath_kernels::npy::write(&path, &array).unwrap();
     let input = format!("1={}", path.display());

@@ -1,15 +1,15 @@
 //! `fastpath run-kernel` end to end: results on both backends, and bad input rejected with one
 //! clear line, exit status 2 and no output file left behind.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use fastpath_kernels::{HostArray, npy};
 
 fn fastpath() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fastpath"));
-    c.env_remove("FASTPATH_ADAPTER");
-    c
+    common::fastpath_command(&[])
 }
 
 struct Dir(PathBuf);
