@@ -309,6 +309,25 @@ fn compaction_cost(args: &[ArgMeta], inputs: usize) -> Cost {
 
 const EXACT: &str = "exact: survivors bit for bit in input order, exact count";
 
+/// The GPU call of COMPACT_IF and FUSED_SCAN_COMPACT: the predicate `x op threshold` from the
+/// params, blocks in order unless `unordered`.
+fn predicate_gpu(
+    gpu: &Gpu,
+    x: &GpuTensor,
+    params: &Params,
+    unordered: bool,
+) -> Result<Vec<GpuTensor>, KernelError> {
+    let a = CompactArgs {
+        x,
+        mask: None,
+        threshold: params.f32("threshold"),
+        op: CompareOp::from_params(params),
+        unordered,
+        scatter: Scatter::Auto,
+    };
+    compact_gpu(gpu, &a, &Tuning::default())
+}
+
 // ---------------------------------------------------------------- kernels
 
 /// COMPACT_IF: the x[i] with (x[i] op threshold), in order, and their count.
@@ -338,15 +357,7 @@ impl Kernel for CompactIf {
         inputs: &[&GpuTensor],
         params: &Params,
     ) -> Result<Vec<GpuTensor>, KernelError> {
-        let a = CompactArgs {
-            x: inputs[0],
-            mask: None,
-            threshold: params.f32("threshold"),
-            op: CompareOp::from_params(params),
-            unordered: false,
-            scatter: Scatter::Auto,
-        };
-        compact_gpu(gpu, &a, &Tuning::default())
+        predicate_gpu(gpu, inputs[0], params, false)
     }
 
     fn reference(&self, inputs: &[&HostArray], params: &Params) -> Vec<Expected> {
@@ -447,15 +458,7 @@ impl Kernel for FusedScanCompact {
         inputs: &[&GpuTensor],
         params: &Params,
     ) -> Result<Vec<GpuTensor>, KernelError> {
-        let a = CompactArgs {
-            x: inputs[0],
-            mask: None,
-            threshold: params.f32("threshold"),
-            op: CompareOp::from_params(params),
-            unordered: params.enum_value("mode") == "unordered",
-            scatter: Scatter::Auto,
-        };
-        compact_gpu(gpu, &a, &Tuning::default())
+        predicate_gpu(gpu, inputs[0], params, params.enum_value("mode") == "unordered")
     }
 
     /// The ordered answer; unordered results must be compared as a multiset.
