@@ -61,14 +61,7 @@ fn json(args: &[&str]) -> Value {
 
 /// Runs a failing command; returns the single error line.
 fn fails(args: &[&str], code: i32) -> String {
-    let o = fastpath(args);
-    assert_eq!(o.status.code(), Some(code), "fastpath run {args:?}: {}", stderr(&o));
-    assert!(stdout(&o).is_empty(), "nothing on stdout on error: {}", stdout(&o));
-    let err = stderr(&o);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one error line, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    lines[0].trim_start_matches("error: ").to_string()
+    common::single_error_line(&format!("fastpath run {args:?}"), &fastpath(args), code)
 }
 
 fn result_value(op: &Value, name: &str) -> f64 {

@@ -39,3 +39,15 @@ pub fn temp_file(tag: &str, name: &str, text: &str) -> String {
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
+
+/// Checks a failed run: exit `code`, nothing on stdout, exactly one stderr line starting with
+/// "error: "; returns that line without the prefix. `what` names the command in messages.
+pub fn single_error_line(what: &str, o: &Output, code: i32) -> String {
+    assert_eq!(o.status.code(), Some(code), "{what}: {}", stderr(o));
+    assert!(stdout(o).is_empty(), "nothing on stdout on error: {}", stdout(o));
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one error line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].trim_start_matches("error: ").to_string()
+}
