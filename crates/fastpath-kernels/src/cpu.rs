@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-pub(crate) use crate::elementwise_unary::map_cpu::with_widest_simd;
+use crate::simd::with_widest_simd;
 
 /// Elements per parallel task.
 pub const CHUNK: usize = 64 * 1024;

@@ -20,6 +20,7 @@ pub mod npy;
 pub mod params;
 mod registry;
 pub mod shape;
+mod simd;
 pub mod testdata;
 #[cfg(test)]
 pub(crate) mod testing;

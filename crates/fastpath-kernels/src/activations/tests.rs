@@ -1,7 +1,7 @@
 use crate::array::HostArray;
-use crate::elementwise_unary::map_cpu::check_every_simd_level;
 use crate::elementwise_unary::map_gpu::SPANS_TWO_WINDOWS;
 use crate::params::ParamValue;
+use crate::simd::check_every_simd_level;
 use crate::test_all_backends;
 use crate::testdata::{SPECIALS, log_uniform, sprinkle_specials, uniform};
 use crate::testing::{SIZES, check, check_rejects, run};

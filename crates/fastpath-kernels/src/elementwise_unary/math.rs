@@ -13,24 +13,7 @@
 //! Integer arithmetic on bit patterns uses wrapping operations: NaN inputs feed garbage
 //! through the core (harmless, the result is replaced), and debug builds must not trap on it.
 
-/// How the element functions evaluate a·b + c: fused (one instruction, one rounding) in loops
-/// compiled with FMA, as a multiply and an add elsewhere (a fused multiply-add without the
-/// instruction is a slow libm call). The map template passes a constant, so after inlining the
-/// branch disappears from the loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Madd {
-    pub fused: bool,
-}
-
-impl Madd {
-    pub(crate) const FUSED: Madd = Madd { fused: true };
-    pub(crate) const SEPARATE: Madd = Madd { fused: false };
-
-    #[inline(always)]
-    pub(crate) fn madd(self, a: f32, b: f32, c: f32) -> f32 {
-        if self.fused { a.mul_add(b, c) } else { a * b + c }
-    }
-}
+pub(crate) use crate::simd::Madd;
 
 /// Largest f32 whose exponential is finite (e^x rounds to +Inf above it).
 pub(crate) const EXP_HI: f32 = 88.722_83;

@@ -1,8 +1,8 @@
-use super::map_cpu::check_every_simd_level;
 use super::map_gpu::SPANS_TWO_WINDOWS;
 use super::math::{EXP_HI, EXP_LO};
 use crate::array::HostArray;
 use crate::params::ParamValue;
+use crate::simd::check_every_simd_level;
 use crate::test_all_backends;
 use crate::testdata::{SPECIALS, log_uniform, sprinkle_specials, uniform};
 use crate::testing::{SIZES, check, check_rejects, run};

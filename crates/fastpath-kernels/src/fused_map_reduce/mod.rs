@@ -8,13 +8,13 @@ mod tests;
 use fastpath_gpu::{Gpu, GpuTensor};
 
 use crate::array::{ArgMeta, HostArray};
-use crate::cpu;
 use crate::error::KernelError;
 use crate::expected::Expected;
 use crate::kernel::{Cost, Kernel, WgslVariant, leading_len};
 use crate::params::Params;
 use crate::reductions::engine::{self, Family, ReduceArgs, ReduceOp};
 use crate::reductions::ref_sum_tol;
+use crate::{cpu, simd};
 
 pub(crate) fn kernels() -> Vec<&'static dyn Kernel> {
     vec![&MapReduceSquareSum, &MapReduceAbsSum, &MapReduceMaskedSum, &MapReduceThresholdCount]
@@ -163,7 +163,7 @@ impl Kernel for MapReduceMaskedSum {
             0.0f64,
             |s, n| {
                 let (xs, ms) = (&x[s..s + n], &m[s..s + n]);
-                cpu::with_widest_simd(
+                simd::with_widest_simd(
                     #[inline(always)]
                     |_| masked_lane_sum(xs, ms),
                 )
@@ -219,7 +219,7 @@ impl Kernel for MapReduceThresholdCount {
             0u64,
             |s, n| {
                 let chunk = &x[s..s + n];
-                cpu::with_widest_simd(
+                simd::with_widest_simd(
                     #[inline(always)]
                     |_| count_above(chunk, t),
                 )

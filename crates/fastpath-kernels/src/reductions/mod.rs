@@ -17,12 +17,12 @@ mod tests;
 use fastpath_gpu::{Access, DType, Dispatch, Gpu, GpuTensor, OwnedShaderSpec};
 
 use crate::array::{ArgMeta, HostArray};
-use crate::cpu;
 use crate::error::KernelError;
 use crate::expected::Expected;
 use crate::gpu_util::{fill_u32, fill_variant, shader_source};
 use crate::kernel::{Cost, Kernel, WgslVariant, leading_len, require_nonempty};
 use crate::params::Params;
+use crate::{cpu, simd};
 use engine::{Family, ReduceArgs, ReduceOp, reduce};
 
 pub(crate) fn kernels() -> Vec<&'static dyn Kernel> {
@@ -88,7 +88,7 @@ fn extreme_lanes<const MAX: bool>(x: &[f32]) -> (f32, bool) {
 
 /// [`extreme_lanes`] compiled for the widest SIMD level the CPU has.
 fn extreme_chunk(x: &[f32], want_max: bool) -> (f32, bool) {
-    cpu::with_widest_simd(
+    simd::with_widest_simd(
         #[inline(always)]
         |_| if want_max { extreme_lanes::<true>(x) } else { extreme_lanes::<false>(x) },
     )
@@ -136,7 +136,7 @@ fn cpu_moments(x: &[f32]) -> Moments {
         |s, n| {
             // Two passes over one chunk: the second one reads from cache, not memory.
             let c = &x[s..s + n];
-            cpu::with_widest_simd(
+            simd::with_widest_simd(
                 #[inline(always)]
                 |_| {
                     let mean = cpu::lane_sum(c, |v| v as f64) / n as f64;
@@ -156,7 +156,7 @@ fn cpu_moments(x: &[f32]) -> Moments {
 /// a search for its first occurrence, per chunk.
 fn arg_chunk(x: &[f32], base: usize, want_max: bool) -> (f32, usize) {
     let (best, nan) = extreme_chunk(x, want_max);
-    let i = cpu::with_widest_simd(
+    let i = simd::with_widest_simd(
         #[inline(always)]
         |_| {
             if nan { first_where(x, |v| v.is_nan()) } else { first_where(x, |v| v == best) }

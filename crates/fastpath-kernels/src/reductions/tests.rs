@@ -176,7 +176,7 @@ fn repeated_gpu_runs_are_stable() {
 /// parallel chunks, with NaN and infinities in the middle and at the ends.
 #[test]
 fn cpu_reductions_agree_at_every_simd_level() {
-    use crate::elementwise_unary::map_cpu::check_every_simd_level;
+    use crate::simd::check_every_simd_level;
     let n = 3 * crate::cpu::CHUNK + 37;
     let plain = uniform(n, -1e3, 1e3, 91);
     let mut with_nan = plain.clone();
