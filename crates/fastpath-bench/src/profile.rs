@@ -297,32 +297,73 @@ pub fn estimate_seconds(
     backend: Backend,
 ) -> Option<f64> {
     let curves = profile.curves(kernel_id)?;
-    interpolate(
-        match backend {
-            Backend::Cpu => &curves.cpu,
-            Backend::Gpu => &curves.gpu,
-        },
-        n,
-    )
+    match backend {
+        Backend::Cpu => interpolate(&curves.cpu, n),
+        Backend::Gpu => estimate_gpu_wall(curves, n),
+    }
+}
+
+/// The largest measured size of a curve.
+fn largest_point(points: &[Point]) -> Option<&Point> {
+    points.iter().filter(|p| p.seconds.is_finite() && p.seconds > 0.0).max_by_key(|p| p.n)
+}
+
+/// GPU wall time per call. Above the largest measured size only the kernel's own time grows
+/// with `n`, not the fixed cost of recording, submitting and waiting: the estimate is the wall
+/// at the largest size plus the kernel's extra time, scaled linearly from its timestamp-measured
+/// time there. Scaling the whole wall would charge the fixed cost `n / largest` times over; on
+/// the H100 a quick profile (to 2^22, where REDUCE_MAX's wall was 168 µs, 16 µs of it the
+/// kernel) then kept REDUCE_MAX at 2^26 on the CPU, 4.6× slower than the GPU.
+fn estimate_gpu_wall(curves: &KernelCurves, n: u64) -> Option<f64> {
+    let interpolated = interpolate(&curves.gpu, n)?;
+    let Some(last) = largest_point(&curves.gpu) else { return Some(interpolated) };
+    if n <= last.n {
+        return Some(interpolated);
+    }
+    let kernel_at_last = curves
+        .gpu_device
+        .iter()
+        .find(|p| p.n == last.n && p.seconds.is_finite() && p.seconds >= 0.0)
+        .map(|p| p.seconds.min(last.seconds));
+    Some(match kernel_at_last {
+        Some(kernel) => last.seconds + kernel * (n as f64 / last.n as f64 - 1.0),
+        None => interpolated,
+    })
 }
 
 /// The faster backend for one call on data already where it runs; `None` when the profile
 /// does not know the kernel. With both backends measured the GPU is chosen from the measured
 /// crossover on ([`KernelCurves::crossover_n`]: the GPU won there and at every larger size),
 /// not by comparing the two curves at `n`: real CPU and GPU curves cross once, so a lone GPU
-/// win below the crossover is noise, and following it would cost more than it could gain. A
-/// kernel measured on one backend only gets that backend.
+/// win below the crossover is noise, and following it would cost more than it could gain.
+/// Beyond the largest size measured on both, where no measurement can be noise, the two
+/// extrapolated estimates decide (a CPU that won narrowly at the largest size measured, where
+/// the GPU's fixed costs still dominated, loses far above it). A kernel measured on one backend
+/// only gets that backend.
 pub fn choose_backend(profile: &MachineProfile, kernel_id: &str, n: u64) -> Option<Backend> {
     let curves = profile.curves(kernel_id)?;
     match (curves.cpu.is_empty(), curves.gpu.is_empty()) {
         (false, false) => Some(match curves.crossover_n {
             Some(c) if n >= c => Backend::Gpu,
+            _ if n > largest_measured_on_both(curves).unwrap_or(u64::MAX) => {
+                let cpu = estimate_seconds(profile, kernel_id, n, Backend::Cpu);
+                let gpu = estimate_seconds(profile, kernel_id, n, Backend::Gpu);
+                match (cpu, gpu) {
+                    (Some(c), Some(g)) if g < c => Backend::Gpu,
+                    _ => Backend::Cpu,
+                }
+            }
             _ => Backend::Cpu,
         }),
         (false, true) => Some(Backend::Cpu),
         (true, false) => Some(Backend::Gpu),
         (true, true) => None,
     }
+}
+
+/// The largest size both backends were measured at, if any.
+fn largest_measured_on_both(curves: &KernelCurves) -> Option<u64> {
+    Some(largest_point(&curves.cpu)?.n.min(largest_point(&curves.gpu)?.n))
 }
 
 /// Estimated seconds for one call whose data starts and ends on the host: the resident-data
@@ -456,9 +497,13 @@ pub fn decide(
             "calibrated profile: cpu ≈ {}, gpu ≈ {} for n = {n}; {}",
             show(cpu),
             show(gpu_s),
-            match profile.curves(kernel_id).and_then(|c| c.crossover_n) {
-                Some(c) => format!("GPU from n = {c} on"),
-                None => "the CPU was faster at every size measured".to_string(),
+            match profile.curves(kernel_id).map(|c| (c.crossover_n, largest_measured_on_both(c))) {
+                Some((Some(c), _)) => format!("GPU from n = {c} on"),
+                Some((None, Some(largest))) if n > largest => format!(
+                    "the CPU was faster at every size measured (to n = {largest}); \
+                     above that, the estimates extrapolated from there decide"
+                ),
+                _ => "the CPU was faster at every size measured".to_string(),
             }
         ),
         estimated_seconds: match backend {
@@ -634,8 +679,39 @@ mod tests {
         c.cpu[0].seconds = 1e-3;
         assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 10), Some(Backend::Cpu));
         assert!(estimate_seconds(&p, "REDUCE_SUM", 1 << 10, Backend::Gpu).unwrap() < 1e-3);
-        // No crossover: the CPU everywhere, also beyond the measured sizes.
-        p.kernels.get_mut("REDUCE_SUM").unwrap().crossover_n = None;
+    }
+
+    #[test]
+    fn above_the_measured_sizes_the_gpu_pays_its_fixed_cost_once() {
+        let mut p = profile();
+        let c = p.kernels.get_mut("REDUCE_SUM").unwrap();
+        // Like REDUCE_MAX on the H100 to 2^22: the CPU won narrowly at every measured size
+        // (at 2^22 400 µs vs a 420 µs GPU wall of which 20 µs is the kernel).
+        c.cpu = pts(&[(1 << 10, 1e-6), (1 << 18, 25e-6), (1 << 22, 400e-6)]);
+        c.gpu = pts(&[(1 << 10, 400e-6), (1 << 18, 401e-6), (1 << 22, 420e-6)]);
+        c.gpu_device = pts(&[(1 << 10, 1e-6), (1 << 18, 2e-6), (1 << 22, 20e-6)]);
+        c.crossover_n = None;
+        let est = |p: &MachineProfile, n, b| estimate_seconds(p, "REDUCE_SUM", n, b).unwrap();
+        // At 2^26: CPU 16 × 400 µs; GPU 420 µs + 15 × 20 µs, not 16 × 420 µs.
+        assert!((est(&p, 1 << 26, Backend::Cpu) - 6400e-6).abs() < 1e-12);
+        assert!((est(&p, 1 << 26, Backend::Gpu) - 720e-6).abs() < 1e-12);
+        assert_eq!(est(&p, 1 << 22, Backend::Gpu), 420e-6);
+        // Within the measured sizes the crossover rule holds; beyond, the estimates decide.
+        assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 22), Some(Backend::Cpu));
+        // Twice the largest size: CPU 800 µs, GPU 440 µs.
+        assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 23), Some(Backend::Gpu));
+        assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 26), Some(Backend::Gpu));
+        let c = decide(Some(&p), "REDUCE_SUM", 1 << 26, GpuClass::Hardware, Some("Test GPU"));
+        assert_eq!(c.backend, Backend::Gpu);
+        assert!(c.reason.contains("extrapolated"), "{}", c.reason);
+        // Without timestamps the whole wall scales, and the CPU keeps it.
+        p.kernels.get_mut("REDUCE_SUM").unwrap().gpu_device.clear();
+        assert!((est(&p, 1 << 26, Backend::Gpu) - 16.0 * 420e-6).abs() < 1e-12);
+        assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 26), Some(Backend::Cpu));
+        // A CPU that wins clearly at the largest size keeps winning above it.
+        let c = p.kernels.get_mut("REDUCE_SUM").unwrap();
+        c.gpu_device = pts(&[(1 << 22, 410e-6)]);
+        c.cpu = pts(&[(1 << 22, 100e-6)]);
         assert_eq!(choose_backend(&p, "REDUCE_SUM", 1 << 30), Some(Backend::Cpu));
     }
 

@@ -27,6 +27,10 @@ pub struct GpuOptions {
     pub pool_cache_bytes: u64,
     /// Longest wait for the GPU before reporting an error.
     pub wait_timeout: Duration,
+    /// How long a wait checks the GPU's fence in a loop before it blocks in the driver.
+    /// `None`: [`DEFAULT_SPIN_WAIT`] on hardware GPUs, none on software rasterizers (whose
+    /// workers need every CPU core), unless `FASTPATH_GPU_SPIN_US` says otherwise.
+    pub spin_wait: Option<Duration>,
     /// Stamp each pass of a timed region even when the device can stamp between passes
     /// (the path devices without `TIMESTAMP_QUERY_INSIDE_ENCODERS` take; tests use it).
     pub per_pass_timestamps: bool,
@@ -41,9 +45,29 @@ impl Default for GpuOptions {
             dispatches_per_submit: 256,
             pool_cache_bytes: 4 << 30,
             wait_timeout: Duration::from_secs(600),
+            spin_wait: None,
             per_pass_timestamps: false,
         }
     }
+}
+
+/// Spin before blocking when waiting on a hardware GPU. A blocking wait sleeps in the driver
+/// until the GPU's completion interrupt wakes the thread, which costs tens of microseconds
+/// more than the work itself on short calls (CUDA's default synchronisation spins for the same
+/// reason). Waits longer than this block, so a long kernel does not hold a core busy, and the
+/// wake-up then costs at most a few percent of the wait.
+pub const DEFAULT_SPIN_WAIT: Duration = Duration::from_millis(2);
+
+/// The spin budget for `options` on an adapter of `device_type` ("cpu" for software
+/// rasterizers), with `env` the value of `FASTPATH_GPU_SPIN_US` if set.
+pub(crate) fn spin_wait_for(options: &GpuOptions, device_type: &str, env: Option<&str>) -> Duration {
+    if let Some(d) = options.spin_wait {
+        return d;
+    }
+    if let Some(us) = env.and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Duration::from_micros(us);
+    }
+    if device_type == "cpu" { Duration::ZERO } else { DEFAULT_SPIN_WAIT }
 }
 
 /// Optional capabilities of the opened device.
@@ -130,6 +154,8 @@ pub struct Gpu {
     pub(crate) features: GpuFeatures,
     pub(crate) limits: wgpu::Limits,
     pub(crate) options: GpuOptions,
+    /// How long [`Gpu::synchronize`] and friends poll before blocking (see [`spin_wait_for`]).
+    pub(crate) spin_wait: Duration,
     pub(crate) binding_limit: u64,
     pub(crate) pipelines: Mutex<HashMap<u64, Arc<Pipeline>>>,
     pub(crate) keyed: Mutex<HashMap<String, Arc<Pipeline>>>,
@@ -243,6 +269,11 @@ impl Gpu {
             gpu_features.timestamps,
             binding_limit >> 20
         );
+        let spin_wait = spin_wait_for(
+            &options,
+            &summary.device_type,
+            std::env::var("FASTPATH_GPU_SPIN_US").ok().as_deref(),
+        );
         Ok(Arc::new(Gpu {
             device,
             queue,
@@ -250,6 +281,7 @@ impl Gpu {
             features: gpu_features,
             limits,
             options,
+            spin_wait,
             binding_limit,
             pipelines: Mutex::new(HashMap::new()),
             keyed: Mutex::new(HashMap::new()),
@@ -267,6 +299,11 @@ impl Gpu {
 
     pub fn features(&self) -> GpuFeatures {
         self.features
+    }
+
+    /// How long a wait polls the GPU before blocking (see [`GpuOptions::spin_wait`]).
+    pub fn spin_wait(&self) -> Duration {
+        self.spin_wait
     }
 
     pub fn limits(&self) -> &wgpu::Limits {
@@ -480,5 +517,25 @@ impl Gpu {
     /// Pool counters (for tests and `--verbose` reports).
     pub fn pool_stats(&self) -> crate::pool::PoolStats {
         self.storage_pool.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spin_wait_defaults_by_adapter_and_yields_to_options_then_environment() {
+        let default = GpuOptions::default();
+        assert_eq!(spin_wait_for(&default, "discrete", None), DEFAULT_SPIN_WAIT);
+        assert_eq!(spin_wait_for(&default, "integrated", None), DEFAULT_SPIN_WAIT);
+        // Software rasterizers run the work on the CPU cores a spin would take.
+        assert_eq!(spin_wait_for(&default, "cpu", None), Duration::ZERO);
+        assert_eq!(spin_wait_for(&default, "discrete", Some("0")), Duration::ZERO);
+        assert_eq!(spin_wait_for(&default, "cpu", Some(" 250 ")), Duration::from_micros(250));
+        // An unreadable value is ignored rather than guessed at.
+        assert_eq!(spin_wait_for(&default, "discrete", Some("fast")), DEFAULT_SPIN_WAIT);
+        let explicit = GpuOptions { spin_wait: Some(Duration::from_micros(7)), ..default };
+        assert_eq!(spin_wait_for(&explicit, "cpu", Some("0")), Duration::from_micros(7));
     }
 }

@@ -7,7 +7,7 @@
 //! uniform buffer per dispatch (ratchet does the same).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::context::{Access, Gpu, GpuFeatures, Pipeline};
 use crate::{GpuError, GpuTensor};
@@ -257,6 +257,24 @@ impl Gpu {
     }
 
     fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<(), GpuError> {
+        if self.spin_wait > Duration::ZERO
+            && let Some(index) = &index
+        {
+            // Check the fence without sleeping until the work is done or the spin budget is
+            // spent; then fall through to the blocking wait (a no-op once done).
+            let deadline = Instant::now() + self.spin_wait;
+            while Instant::now() < deadline {
+                match self.device.poll(wgpu::PollType::Wait {
+                    submission_index: Some(index.clone()),
+                    timeout: Some(Duration::ZERO),
+                }) {
+                    Ok(_) => break,
+                    Err(wgpu::PollError::Timeout) => std::hint::spin_loop(),
+                    // Anything else is reported by the blocking wait below.
+                    Err(_) => break,
+                }
+            }
+        }
         let poll = self.device.poll(wgpu::PollType::Wait {
             submission_index: index,
             timeout: Some(self.options.wait_timeout),

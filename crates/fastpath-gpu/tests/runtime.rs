@@ -222,3 +222,31 @@ fn timing_spans_copies_and_several_passes() {
         }
     }
 }
+
+#[test]
+fn spinning_and_blocking_waits_give_the_same_results() {
+    // A spin long enough to see the work finish, and one so short it always falls through to
+    // the blocking wait: both must return complete results and timings.
+    for spin in [std::time::Duration::from_millis(200), std::time::Duration::from_nanos(1)] {
+        let g = Gpu::new(GpuOptions { spin_wait: Some(spin), ..GpuOptions::default() })
+            .expect("a GPU adapter (lavapipe in CI)");
+        assert_eq!(g.spin_wait(), spin);
+        let data: Vec<f32> = (0..5000).map(|i| i as f32).collect();
+        let x = g.upload(&data, DType::F32, vec![5000]).unwrap();
+        let mut t = x.clone();
+        let timing = g
+            .time(|| {
+                for _ in 0..20 {
+                    t = axpb(&g, &t, 2.0, 0.0);
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(timing.wall_seconds > 0.0);
+        let out: Vec<f32> = g.read(&t).unwrap();
+        for (i, v) in out.iter().enumerate() {
+            assert_eq!(*v, i as f32 * (1u32 << 20) as f32, "spin {spin:?}, element {i}");
+        }
+        g.synchronize().unwrap();
+    }
+}
