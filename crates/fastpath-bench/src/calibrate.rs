@@ -88,6 +88,38 @@ pub fn boundary_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
 /// A backend this many times faster than the other at a size is not measured again.
 pub const DECISIVE_RATIO: f64 = 10.0;
 
+/// Every case whose two backends are within [`DECISIVE_RATIO`] of each other: where a burst
+/// of interference on one of them could change which one looks faster.
+pub fn contested_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
+    paired_walls(rows)
+        .into_iter()
+        .flat_map(|(kernel, points)| {
+            points
+                .into_iter()
+                .filter(|&(_, cpu, gpu)| cpu.max(gpu) < DECISIVE_RATIO * cpu.min(gpu))
+                .map(move |(n, _, _)| (kernel.clone(), n))
+        })
+        .collect()
+}
+
+/// Like [`merge_faster`] for the wall times alone (what routing and regret compare), leaving
+/// each row's primary time, throughput and peer ratios as first measured. Returns how many
+/// walls got faster.
+pub fn merge_faster_walls(rows: &mut [Row], again: Vec<Row>) -> usize {
+    let mut improved = 0;
+    for new in again {
+        if let Some(old) = rows
+            .iter_mut()
+            .find(|r| r.kernel == new.kernel && r.n == new.n && r.backend == new.backend)
+            && new.wall.median < old.wall.median
+        {
+            old.wall = new.wall;
+            improved += 1;
+        }
+    }
+    improved
+}
+
 /// Keeps, for every case measured again, the faster of the two medians (wall and device time
 /// separately). Interference only ever slows a run down, so the faster median is the better
 /// estimate of the machine at rest. Returns how many cases got faster.
@@ -311,6 +343,28 @@ mod tests {
         assert_eq!(rows[3].wall.median, 2.5e-4);
         assert_eq!(rows.len(), 6);
         assert_eq!(crossover_of(&paired_walls(&rows)["R"]), Some(1 << 22));
+    }
+
+    #[test]
+    fn contested_cases_are_re_measured_for_their_walls_only() {
+        // 2^14: the CPU 20× faster (decisive); 2^20: within 2× (contested); 2^26: the GPU 30×.
+        let mut rows: Vec<Row> =
+            [(1 << 14, 3e-6, 6e-5), (1 << 20, 4.4e-4, 7.5e-5), (1 << 26, 7.6e-3, 2.5e-4)]
+                .into_iter()
+                .flat_map(|(n, c, g)| pair("C", n, c, g))
+                .collect();
+        let cases: Vec<(String, usize)> = contested_cases(&rows).into_iter().collect();
+        assert_eq!(cases, vec![("C".to_string(), 1 << 20)]);
+        let primary_before = rows[2].median_s;
+        let again = vec![
+            row("C", 1 << 20, Backend::Cpu, 5.6e-5, vec![]),
+            row("C", 1 << 20, Backend::Gpu, 9e-5, vec![]),
+        ];
+        assert_eq!(merge_faster_walls(&mut rows, again), 1);
+        assert_eq!((rows[2].n, rows[2].backend), (1 << 20, Backend::Cpu));
+        assert_eq!(rows[2].wall.median, 5.6e-5);
+        assert_eq!(rows[2].median_s, primary_before, "the table's time is the first one");
+        assert_eq!(rows[3].wall.median, 7.5e-5, "a slower second wall is not kept");
     }
 
     #[test]

@@ -164,6 +164,16 @@ fn summary_lines(report: &Report) -> Vec<String> {
             r.target_geomean * 100.0,
             r.target_worst * 100.0
         ));
+        if let Some(first) = &r.first_pass {
+            lines.push(format!(
+                "regret: {} contested cases (backends within {:.0}× of each other) measured \
+                 twice, each backend's faster wall kept; on the first measurement alone auto's \
+                 regret was {}",
+                r.remeasured_cases,
+                crate::calibrate::DECISIVE_RATIO,
+                totals(first)
+            ));
+        }
         lines.push(format!("regret of the fallback rule: {}", totals(&r.rule)));
     }
     for s in &report.skipped {
@@ -345,12 +355,33 @@ pub fn markdown(report: &Report) -> String {
                 t.worst_case.as_deref().unwrap_or("-")
             );
         }
+        if let Some(first) = &r.first_pass {
+            let _ = writeln!(
+                out,
+                "| auto, first measurement only | {} | {} | {:.1}% | {:.1}% | {} |",
+                first.decisions,
+                first.best_chosen,
+                first.geomean * 100.0,
+                first.worst * 100.0,
+                first.worst_case.as_deref().unwrap_or("-")
+            );
+        }
         let _ = writeln!(
             out,
-            "\nTargets: geometric mean ≤ {:.0}%, worst ≤ {:.0}%.{}\n",
+            "\nTargets: geometric mean ≤ {:.0}%, worst ≤ {:.0}%.{}{}\n",
             r.target_geomean * 100.0,
             r.target_worst * 100.0,
-            r.profile.as_ref().map_or(String::new(), |p| format!(" Profile: `{p}`."))
+            r.profile.as_ref().map_or(String::new(), |p| format!(" Profile: `{p}`.")),
+            if r.first_pass.is_some() {
+                format!(
+                    " The {} contested cases (backends within {:.0}× of each other) were measured \
+                     twice and each backend's faster wall kept before scoring.",
+                    r.remeasured_cases,
+                    crate::calibrate::DECISIVE_RATIO
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let peers = peer_columns(&report.rows);

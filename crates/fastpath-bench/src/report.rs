@@ -254,6 +254,13 @@ pub struct RegretReport {
     pub decisions: Vec<RegretDecision>,
     pub target_geomean: f64,
     pub target_worst: f64,
+    /// Cases whose two backends were within [`crate::calibrate::DECISIVE_RATIO`] of each other
+    /// and were measured a second time before scoring (each backend's faster wall kept).
+    #[serde(default)]
+    pub remeasured_cases: usize,
+    /// `auto`'s regret on the first measurement alone, before that second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_pass: Option<RegretTotals>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

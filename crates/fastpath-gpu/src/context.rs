@@ -60,7 +60,11 @@ pub const DEFAULT_SPIN_WAIT: Duration = Duration::from_millis(2);
 
 /// The spin budget for `options` on an adapter of `device_type` ("cpu" for software
 /// rasterizers), with `env` the value of `FASTPATH_GPU_SPIN_US` if set.
-pub(crate) fn spin_wait_for(options: &GpuOptions, device_type: &str, env: Option<&str>) -> Duration {
+pub(crate) fn spin_wait_for(
+    options: &GpuOptions,
+    device_type: &str,
+    env: Option<&str>,
+) -> Duration {
     if let Some(d) = options.spin_wait {
         return d;
     }

@@ -245,7 +245,10 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
         command: command_line(),
     };
     let mut bar = Bar::new();
-    let result = fastpath_bench::run::run(&config, &mut bar);
+    let result = fastpath_bench::run::run(&config, &mut bar).and_then(|mut report| {
+        fastpath_bench::run::confirm_regret(&config, &mut report, &mut bar)?;
+        Ok(report)
+    });
     bar.finish();
     let report = result
         .map_err(|e| if e.bad_input { CliError::bad_input(e) } else { CliError::failure(e) })?;
