@@ -102,65 +102,64 @@ pub fn contested_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
         .collect()
 }
 
-/// Like [`merge_faster`] for the wall times alone (what routing and regret compare), leaving
-/// each row's primary time, throughput and peer ratios as first measured. Returns how many
-/// walls got faster.
-pub fn merge_faster_walls(rows: &mut [Row], again: Vec<Row>) -> usize {
-    let mut improved = 0;
-    for new in again {
-        if let Some(old) = rows
-            .iter_mut()
-            .find(|r| r.kernel == new.kernel && r.n == new.n && r.backend == new.backend)
-            && new.wall.median < old.wall.median
-        {
-            old.wall = new.wall;
-            improved += 1;
-        }
-    }
-    improved
+/// Further measurements of a case measured again: with the first, a median of three.
+pub const REMEASUREMENTS: usize = 2;
+
+/// What [`merge_median`] takes from the chosen measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeScope {
+    /// Wall, primary time and the throughputs derived from it (calibration).
+    Everything,
+    /// The wall alone, what routing and regret compare; the primary time, throughput and peer
+    /// ratios stay those of the first measurement (the benchmark's tables).
+    Walls,
 }
 
-/// Keeps, for every case measured again, the faster of the two medians (wall and device time
-/// separately). Interference only ever slows a run down, so the faster median is the better
-/// estimate of the machine at rest. Returns how many cases got faster.
-pub fn merge_faster(rows: &mut [Row], again: Vec<Row>) -> usize {
-    let mut improved = 0;
-    for new in again {
-        let Some(old) = rows
-            .iter_mut()
-            .find(|r| r.kernel == new.kernel && r.n == new.n && r.backend == new.backend)
-        else {
+/// For every case measured again, keeps the measurement whose wall is the median of the first
+/// one and its re-measurements (the middle of three with [`REMEASUREMENTS`]; the faster of two
+/// when one is missing). A burst of interference that slows one measurement several-fold, as
+/// seen on a shared 16-thread host, is outvoted by the other two; and unlike keeping the
+/// fastest, the median does not favour whichever backend's times scatter more, so a near-tie
+/// is decided by typical times, as the user will meet them. Returns how many cases changed.
+pub fn merge_median(rows: &mut [Row], passes: &[Vec<Row>], scope: MergeScope) -> usize {
+    let mut changed = 0;
+    for row in rows.iter_mut() {
+        let same = |r: &&Row| r.kernel == row.kernel && r.n == row.n && r.backend == row.backend;
+        let mut candidates: Vec<&Row> = passes.iter().filter_map(|p| p.iter().find(same)).collect();
+        if candidates.is_empty() {
             continue;
-        };
-        let mut faster = false;
-        if new.wall.median < old.wall.median {
-            old.wall = new.wall;
-            faster = true;
         }
-        if new.median_s < old.median_s && new.time_source == old.time_source {
-            let speedup = old.median_s / new.median_s;
-            old.median_s = new.median_s;
-            old.stats = new.stats;
-            old.spread_pct = new.spread_pct;
-            old.gbps *= speedup;
-            old.gflops *= speedup;
-            for pct in [&mut old.pct_copy, &mut old.pct_peak_flops, &mut old.pct_of_ceiling] {
+        let first = row.clone();
+        candidates.push(&first);
+        candidates.sort_by(|a, b| a.wall.median.total_cmp(&b.wall.median));
+        let chosen = candidates[(candidates.len() - 1) / 2];
+        if std::ptr::eq(chosen, &first) {
+            continue;
+        }
+        changed += 1;
+        row.wall = chosen.wall;
+        if scope == MergeScope::Everything && chosen.time_source == row.time_source {
+            let speedup = row.median_s / chosen.median_s;
+            row.median_s = chosen.median_s;
+            row.stats = chosen.stats;
+            row.spread_pct = chosen.spread_pct;
+            row.gbps *= speedup;
+            row.gflops *= speedup;
+            for pct in [&mut row.pct_copy, &mut row.pct_peak_flops, &mut row.pct_of_ceiling] {
                 *pct = pct.map(|p| p * speedup);
             }
-            faster = true;
         }
-        improved += usize::from(faster);
     }
-    improved
+    changed
 }
 
 /// What [`refine_boundaries`] did, for the summary line.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Refinement {
-    /// Cases measured a second time.
+    /// Cases measured again ([`REMEASUREMENTS`] more times each).
     pub cases: usize,
-    /// Of those, the ones whose second measurement was faster.
-    pub improved: usize,
+    /// Of those, the ones where a re-measurement was the median kept.
+    pub changed: usize,
     /// Kernels whose crossover moved: (kernel, before, after).
     pub moved: Vec<(String, Option<usize>, Option<usize>)>,
 }
@@ -169,9 +168,37 @@ fn crossover_map(rows: &[Row]) -> BTreeMap<String, Option<usize>> {
     paired_walls(rows).into_iter().map(|(k, points)| (k, crossover_of(&points))).collect()
 }
 
-/// Measures the [`boundary_cases`] of `report` again with the same kernels and policy (no
-/// ceilings, no transfers) and merges them with [`merge_faster`], for up to
-/// [`BOUNDARY_ROUNDS`] rounds.
+/// Measures `cases` of `report` [`REMEASUREMENTS`] more times with the kernels, sizes and
+/// policy of `config` (no peers, ceilings or transfers; `budget` seconds per pass when set).
+/// Returns the rows of each pass.
+pub fn remeasure(
+    config: &BenchConfig,
+    report: &Report,
+    cases: &BTreeSet<(String, usize)>,
+    budget: Option<f64>,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Vec<Row>>, BenchError> {
+    let again = BenchConfig {
+        kernels: config.kernels.clone(),
+        sizes: config.sizes.clone(),
+        cpu: config.cpu,
+        gpu: config.gpu && report.meta.gpu.available,
+        gpu_required: false,
+        adapter: config.adapter.clone(),
+        peers: Vec::new(),
+        policy: config.policy,
+        run_budget_seconds: budget,
+        regret: None,
+        measure_transfer: false,
+        measure_ceilings: false,
+        only_cases: Some(cases.clone()),
+        command: config.command.clone(),
+    };
+    (0..REMEASUREMENTS).map(|_| Ok(crate::run::run(&again, progress)?.rows)).collect()
+}
+
+/// Measures the [`boundary_cases`] of `report` again ([`remeasure`]) and keeps the median of
+/// the three measurements ([`merge_median`]), for up to [`BOUNDARY_ROUNDS`] rounds.
 pub fn refine_boundaries(
     config: &BenchConfig,
     report: &mut Report,
@@ -186,25 +213,10 @@ pub fn refine_boundaries(
         if todo.is_empty() {
             break;
         }
-        let again = BenchConfig {
-            kernels: config.kernels.clone(),
-            sizes: config.sizes.clone(),
-            cpu: config.cpu,
-            gpu: config.gpu && report.meta.gpu.available,
-            gpu_required: false,
-            adapter: config.adapter.clone(),
-            peers: Vec::new(),
-            policy: config.policy,
-            run_budget_seconds: config.run_budget_seconds.map(|s| s / 4.0),
-            regret: None,
-            measure_transfer: false,
-            measure_ceilings: false,
-            only_cases: Some(todo.clone()),
-            command: config.command.clone(),
-        };
-        let rows = crate::run::run(&again, progress)?.rows;
-        refinement.cases += rows.len();
-        refinement.improved += merge_faster(&mut report.rows, rows);
+        let budget = config.run_budget_seconds.map(|s| s / 8.0);
+        let passes = remeasure(config, report, &todo, budget, progress)?;
+        refinement.cases += passes.first().map_or(0, Vec::len);
+        refinement.changed += merge_median(&mut report.rows, &passes, MergeScope::Everything);
         done.extend(todo);
     }
     let after = crossover_map(&report.rows);
@@ -317,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn merging_keeps_the_faster_median_and_moves_the_crossover() {
+    fn merging_keeps_the_median_of_three_and_moves_the_crossover() {
         // The first pass caught the CPU at 2^20 seven times slower than it is: the GPU seemed
         // to win from 2^20.
         let mut rows: Vec<Row> =
@@ -327,22 +339,46 @@ mod tests {
                 .collect();
         assert_eq!(crossover_of(&paired_walls(&rows)["R"]), Some(1 << 20));
         let gbps_before = rows[2].gbps;
-        let again = vec![
-            row("R", 1 << 20, Backend::Cpu, 1e-4, vec![]),
-            // Slower the second time: the first measurement stays.
-            row("R", 1 << 20, Backend::Gpu, 4e-4, vec![]),
-            // A case the first pass did not have is ignored.
-            row("R", 1 << 24, Backend::Cpu, 1e-9, vec![]),
+        let passes = vec![
+            vec![
+                row("R", 1 << 20, Backend::Cpu, 1.2e-4, vec![]),
+                // The GPU: 2.5e-4 first, then 4e-4 and 2e-4; the median is the first.
+                row("R", 1 << 20, Backend::Gpu, 4e-4, vec![]),
+                // A case the first pass did not have is ignored.
+                row("R", 1 << 24, Backend::Cpu, 1e-9, vec![]),
+            ],
+            vec![
+                row("R", 1 << 20, Backend::Cpu, 1e-4, vec![]),
+                row("R", 1 << 20, Backend::Gpu, 2e-4, vec![]),
+            ],
         ];
-        assert_eq!(merge_faster(&mut rows, again), 1);
+        assert_eq!(merge_median(&mut rows, &passes, MergeScope::Everything), 1);
         let cpu_2_20 = &rows[2];
         assert_eq!((cpu_2_20.n, cpu_2_20.backend), (1 << 20, Backend::Cpu));
-        assert_eq!(cpu_2_20.wall.median, 1e-4);
-        assert!((cpu_2_20.gbps / gbps_before - 7.0).abs() < 1e-9);
-        assert!((cpu_2_20.pct_copy.unwrap() - 350.0).abs() < 1e-9);
+        // CPU: 7e-4, 1.2e-4, 1e-4 → the median 1.2e-4, not the fastest.
+        assert_eq!(cpu_2_20.wall.median, 1.2e-4);
+        assert_eq!(cpu_2_20.median_s, 1.2e-4);
+        let speedup = 7e-4 / 1.2e-4;
+        assert!((cpu_2_20.gbps / gbps_before - speedup).abs() < 1e-9);
+        assert!((cpu_2_20.pct_copy.unwrap() - 50.0 * speedup).abs() < 1e-9);
         assert_eq!(rows[3].wall.median, 2.5e-4);
         assert_eq!(rows.len(), 6);
         assert_eq!(crossover_of(&paired_walls(&rows)["R"]), Some(1 << 22));
+    }
+
+    #[test]
+    fn one_burst_among_three_measurements_is_outvoted_either_way() {
+        // A measurement slowed 8× by interference, first or later, never becomes the median.
+        for burst in 0..3 {
+            let walls: Vec<f64> = (0..3).map(|i| if i == burst { 8e-4 } else { 1e-4 }).collect();
+            let mut rows = vec![row("B", 1 << 20, Backend::Cpu, walls[0], vec![])];
+            let passes: Vec<Vec<Row>> = walls[1..]
+                .iter()
+                .map(|&w| vec![row("B", 1 << 20, Backend::Cpu, w, vec![])])
+                .collect();
+            merge_median(&mut rows, &passes, MergeScope::Everything);
+            assert_eq!(rows[0].wall.median, 1e-4, "burst in measurement {burst}");
+        }
     }
 
     #[test]
@@ -356,15 +392,21 @@ mod tests {
         let cases: Vec<(String, usize)> = contested_cases(&rows).into_iter().collect();
         assert_eq!(cases, vec![("C".to_string(), 1 << 20)]);
         let primary_before = rows[2].median_s;
-        let again = vec![
-            row("C", 1 << 20, Backend::Cpu, 5.6e-5, vec![]),
-            row("C", 1 << 20, Backend::Gpu, 9e-5, vec![]),
+        let passes = vec![
+            vec![
+                row("C", 1 << 20, Backend::Cpu, 5.6e-5, vec![]),
+                row("C", 1 << 20, Backend::Gpu, 9e-5, vec![]),
+            ],
+            vec![
+                row("C", 1 << 20, Backend::Cpu, 6e-5, vec![]),
+                row("C", 1 << 20, Backend::Gpu, 8e-5, vec![]),
+            ],
         ];
-        assert_eq!(merge_faster_walls(&mut rows, again), 1);
+        assert_eq!(merge_median(&mut rows, &passes, MergeScope::Walls), 2);
         assert_eq!((rows[2].n, rows[2].backend), (1 << 20, Backend::Cpu));
-        assert_eq!(rows[2].wall.median, 5.6e-5);
+        assert_eq!(rows[2].wall.median, 6e-5);
         assert_eq!(rows[2].median_s, primary_before, "the table's time is the first one");
-        assert_eq!(rows[3].wall.median, 7.5e-5, "a slower second wall is not kept");
+        assert_eq!(rows[3].wall.median, 8e-5);
     }
 
     #[test]

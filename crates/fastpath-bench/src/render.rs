@@ -167,7 +167,7 @@ fn summary_lines(report: &Report) -> Vec<String> {
         if let Some(first) = &r.first_pass {
             lines.push(format!(
                 "regret: {} contested cases (backends within {:.0}× of each other) measured \
-                 twice, each backend's faster wall kept; on the first measurement alone auto's \
+                 twice more, the median of three walls kept; on the first measurement alone auto's \
                  regret was {}",
                 r.remeasured_cases,
                 crate::calibrate::DECISIVE_RATIO,
@@ -375,7 +375,7 @@ pub fn markdown(report: &Report) -> String {
             if r.first_pass.is_some() {
                 format!(
                     " The {} contested cases (backends within {:.0}× of each other) were measured \
-                     twice and each backend's faster wall kept before scoring.",
+                     twice more and the median of each backend's three walls kept before scoring.",
                     r.remeasured_cases,
                     crate::calibrate::DECISIVE_RATIO
                 )

@@ -853,14 +853,14 @@ fn score_routing(
     }
 }
 
-/// Before routing regret is trusted, measures the contested cases again (the two backends
-/// within [`crate::calibrate::DECISIVE_RATIO`] of each other, whichever `auto` chose) and
-/// keeps each backend's faster wall, the estimator calibration uses: on a shared host a burst
-/// of interference can slow one backend several-fold for the fraction of a second one case
-/// takes (one H100 host timed a CPU map at 2^20 eight times slower than calibration had,
-/// minutes apart), and a single median then scores a sound choice as a bad one. Only walls
-/// change; the primary times and peer ratios stay those of the first measurement. The first
-/// measurement's regret is kept in the report beside the final one.
+/// Before routing regret is trusted, measures the contested cases (the two backends within
+/// [`crate::calibrate::DECISIVE_RATIO`] of each other, whichever `auto` chose) twice more and
+/// keeps the median of the three walls ([`crate::calibrate::merge_median`]), as calibration
+/// does at its crossovers. On a shared host a burst of interference can slow one backend
+/// several-fold for the fraction of a second one case takes (one H100 host timed a CPU map at
+/// 2^20 eight times slower than calibration had, minutes apart), and a single median then
+/// scores a sound choice as a bad one. Only walls change; the primary times and peer ratios
+/// stay those of the first measurement, whose regret is kept in the report beside the final.
 pub fn confirm_regret(
     config: &BenchConfig,
     report: &mut Report,
@@ -871,24 +871,8 @@ pub fn confirm_regret(
     if todo.is_empty() {
         return Ok(());
     }
-    let again = BenchConfig {
-        kernels: config.kernels.clone(),
-        sizes: config.sizes.clone(),
-        cpu: config.cpu,
-        gpu: config.gpu && report.meta.gpu.available,
-        gpu_required: false,
-        adapter: config.adapter.clone(),
-        peers: Vec::new(),
-        policy: config.policy,
-        run_budget_seconds: None,
-        regret: None,
-        measure_transfer: false,
-        measure_ceilings: false,
-        only_cases: Some(todo.clone()),
-        command: config.command.clone(),
-    };
-    let rows = run(&again, progress)?.rows;
-    crate::calibrate::merge_faster_walls(&mut report.rows, rows);
+    let passes = crate::calibrate::remeasure(config, report, &todo, None, progress)?;
+    crate::calibrate::merge_median(&mut report.rows, &passes, crate::calibrate::MergeScope::Walls);
     report.summary.crossovers = crossovers(&report.rows);
     let adapter = report.meta.gpu.adapter.as_ref();
     let class = adapter.map_or(GpuClass::None, |a| GpuClass::from_device_type(&a.device_type));

@@ -108,8 +108,8 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
             format!("crossovers moved: {}", list.join(", "))
         };
         println!(
-            "crossovers re-measured: {} cases at the CPU/GPU boundaries, {} faster the second time; {moved}",
-            refinement.cases, refinement.improved
+            "crossovers re-measured: {} cases at the CPU/GPU boundaries measured twice more, the median of three kept ({} changed); {moved}",
+            refinement.cases, refinement.changed
         );
     }
     if let Some(t) = &profile.transfer {
