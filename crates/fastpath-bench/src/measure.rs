@@ -212,11 +212,30 @@ pub fn time_gpu(
         let (t, w) = run(rep * calls, calls)?;
         Ok::<_, KernelError>((t / calls as f64, w / calls as f64))
     })?;
-    // With one call per sample the samples' walls already are standalone calls.
+    // A standalone call without timestamp queries: what one call costs its caller.
+    let standalone = |rep: usize| -> Result<f64, KernelError> {
+        let set = rep % sets.len();
+        if !restore.pristine.is_empty() {
+            for (index, pristine) in &restore.pristine {
+                gpu.copy(pristine[set], sets[set][*index])?;
+            }
+        }
+        let mut kernel_error = None;
+        let wall = gpu.time_wall(|| {
+            match kernel.gpu(gpu, &sets[set], params) {
+                Ok(outputs) => drop(outputs),
+                Err(e) => kernel_error = Some(e),
+            }
+            Ok(())
+        })?;
+        kernel_error.map_or(Ok(wall), Err)
+    };
+    // With one call per sample (in-place kernels, and calls of 2 ms or more, where the stamps'
+    // read-back is lost in the noise) the samples' walls already are standalone calls.
     let walls = if calls == 1 {
         sample_walls
     } else {
-        (0..STANDALONE_CALLS).map(|rep| run(rep, 1).map(|r| r.1)).collect::<Result<_, _>>()?
+        (0..STANDALONE_CALLS).map(standalone).collect::<Result<_, _>>()?
     };
     Ok(Measured {
         primary: Summary::of(&samples).expect("at least one repetition"),

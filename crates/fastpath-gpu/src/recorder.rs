@@ -413,6 +413,21 @@ impl Gpu {
         Ok(())
     }
 
+    /// Host wall time of the work `record` records, the way a caller meets one call: recorded,
+    /// submitted and waited for, without the timestamp queries of [`Gpu::time`] (whose resolve
+    /// and read-back add tens of microseconds that no real call pays). Work recorded before is
+    /// submitted and waited for first, outside the measurement.
+    pub fn time_wall<F>(&self, record: F) -> Result<f64, GpuError>
+    where
+        F: FnOnce() -> Result<(), GpuError>,
+    {
+        self.synchronize()?;
+        let start = Instant::now();
+        record()?;
+        self.synchronize()?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+
     /// Runs `record` (which records dispatches, copies, anything) as one timed region, submits
     /// it, waits, and returns the GPU time of the region plus the host wall time from the start
     /// of recording to completion.
