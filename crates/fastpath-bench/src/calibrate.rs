@@ -9,7 +9,7 @@ use crate::measure::TimingPolicy;
 use crate::profile::{
     Backend, DispatchOverhead, KernelCurves, MachineProfile, PROFILE_SCHEMA, Point, Transfer,
 };
-use crate::report::{Report, Row, crossover_of, paired_upper_walls, paired_walls};
+use crate::report::{Report, Row, crossover_of, paired_walls};
 use crate::run::{BenchConfig, BenchError, Progress, host_info};
 
 /// `--quick`: seven sizes, ×4 apart, up to 2^22 elements.
@@ -67,7 +67,7 @@ pub const BOUNDARY_ROUNDS: usize = 2;
 /// so far came near that, and those are the slowest cases (big sorts on a software GPU).
 pub fn boundary_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
     let mut cases = BTreeSet::new();
-    for (kernel, points) in paired_upper_walls(rows) {
+    for (kernel, points) in paired_walls(rows) {
         let Some(&last) = points.last() else { continue };
         let boundary = match crossover_of(&points) {
             Some(c) => {
@@ -165,7 +165,7 @@ pub struct Refinement {
 }
 
 fn crossover_map(rows: &[Row]) -> BTreeMap<String, Option<usize>> {
-    paired_upper_walls(rows).into_iter().map(|(k, points)| (k, crossover_of(&points))).collect()
+    paired_walls(rows).into_iter().map(|(k, points)| (k, crossover_of(&points))).collect()
 }
 
 /// Measures `cases` of `report` [`REMEASUREMENTS`] more times with the kernels, sizes and
@@ -255,7 +255,7 @@ pub fn profile_from(report: &Report, quick: bool) -> MachineProfile {
             }
         }
     }
-    for (kernel, points) in paired_upper_walls(&report.rows) {
+    for (kernel, points) in paired_walls(&report.rows) {
         if let Some(c) = kernels.get_mut(&kernel) {
             c.crossover_n = crossover_of(&points).map(|n| n as u64);
         }

@@ -106,8 +106,7 @@ pub struct KernelCurves {
     /// GPU time from timestamp queries (the kernel alone, without dispatch overhead).
     #[serde(default)]
     pub gpu_device: Vec<Point>,
-    /// Smallest measured size from which the GPU was faster at every larger measured size,
-    /// comparing each backend's upper-quartile wall ([`crate::report::paired_upper_walls`]);
+    /// Smallest measured size from which the GPU was faster at every larger measured size;
     /// `None` when it never was.
     #[serde(default)]
     pub crossover_n: Option<u64>,

@@ -277,30 +277,19 @@ pub struct RegretDecision {
     pub rule_regret: f64,
 }
 
-/// Kernel → sizes measured on both backends, with (cpu wall, gpu wall): the median walls.
+/// Wall time of the row for `kernel` at `n` on `backend` (the routing currency).
+pub fn wall_of(rows: &[Row], kernel: &str, n: usize, backend: Backend) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.kernel == kernel && r.n == n && r.backend == backend)
+        .map(|r| r.wall.median)
+}
+
+/// Kernel → sizes measured on both backends, with (cpu wall, gpu wall).
 pub fn paired_walls(rows: &[Row]) -> BTreeMap<String, Vec<(usize, f64, f64)>> {
-    paired_by(rows, |s| s.median)
-}
-
-/// [`paired_walls`] with each backend's upper-quartile wall, the figure calibration places
-/// the crossovers by. Interference only slows calls down, so near a tie the backend whose
-/// calls scatter more (on a shared many-core host, the CPU's thread wake-ups) is the one more
-/// likely to be slow when it matters; comparing the slower quarter of calls breaks such ties
-/// toward the steadier backend, and leaves clear wins alone.
-pub fn paired_upper_walls(rows: &[Row]) -> BTreeMap<String, Vec<(usize, f64, f64)>> {
-    paired_by(rows, |s| s.p75)
-}
-
-fn paired_by(
-    rows: &[Row],
-    figure: impl Fn(&crate::stats::Summary) -> f64,
-) -> BTreeMap<String, Vec<(usize, f64, f64)>> {
     let mut out: BTreeMap<String, Vec<(usize, f64, f64)>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.backend == Backend::Cpu) {
-        let gpu =
-            rows.iter().find(|g| g.kernel == r.kernel && g.n == r.n && g.backend == Backend::Gpu);
-        if let Some(g) = gpu {
-            out.entry(r.kernel.clone()).or_default().push((r.n, figure(&r.wall), figure(&g.wall)));
+        if let Some(g) = wall_of(rows, &r.kernel, r.n, Backend::Gpu) {
+            out.entry(r.kernel.clone()).or_default().push((r.n, r.wall.median, g));
         }
     }
     for v in out.values_mut() {
@@ -483,25 +472,6 @@ pub(crate) mod tests {
 
     fn peer(name: &str, ratio: f64, agrees: Option<bool>) -> PeerCell {
         PeerCell { peer: name.into(), median_s: 1.0, ratio: Some(ratio), timer: "t".into(), agrees }
-    }
-
-    #[test]
-    fn near_ties_go_to_the_steadier_backend_by_upper_quartile() {
-        // At 2^20 the medians tie (59 µs each) but a quarter of the CPU's calls take 75 µs or
-        // more, the GPU's 61 µs; at 2^22 the GPU wins clearly, at 2^18 the CPU does.
-        let mut rows = Vec::new();
-        for (n, cpu, gpu) in
-            [(1 << 18, 2e-5, 6e-5), (1 << 20, 5.9e-5, 5.9e-5), (1 << 22, 2.3e-4, 9e-5)]
-        {
-            rows.push(row("T", n, Backend::Cpu, cpu, vec![]));
-            rows.push(row("T", n, Backend::Gpu, gpu, vec![]));
-        }
-        rows[2].wall.p75 = 7.5e-5;
-        rows[3].wall.p75 = 6.1e-5;
-        assert_eq!(crossover_of(&paired_walls(&rows)["T"]), Some(1 << 22));
-        assert_eq!(crossover_of(&paired_upper_walls(&rows)["T"]), Some(1 << 20));
-        // A clear CPU win stays the CPU's however the GPU's quartile looks.
-        assert_eq!(paired_upper_walls(&rows)["T"][0], (1 << 18, 2e-5, 6e-5));
     }
 
     #[test]
