@@ -11,6 +11,14 @@ use clap::{Parser, Subcommand};
 
 pub use error::CliError;
 
+/// glibc serves every block of 32 MB or more (its mmap threshold cannot be raised past that) as
+/// a fresh mapping and unmaps it on free, so each CPU kernel call on 2^23+ elements faulted in
+/// and zeroed its whole output again: a 2^24-element map took 25 ms, 7 ms with mimalloc, which
+/// keeps freed blocks for the next call. The library leaves the choice of allocator to the
+/// program that links it; this is the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Pick the fastest execution path for a compute workload and run it there.
 ///
 /// fastpath runs its own GPU kernels (WGSL through wgpu: Vulkan, Metal, DX12), its own CPU
