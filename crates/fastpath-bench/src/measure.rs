@@ -212,14 +212,10 @@ pub fn time_gpu(
         let (t, w) = run(rep * calls, calls)?;
         Ok::<_, KernelError>((t / calls as f64, w / calls as f64))
     })?;
-    // A standalone call without timestamp queries: what one call costs its caller.
+    // A standalone call without timestamp queries: what one call costs its caller. Only used
+    // when `calls > 1`, i.e. for kernels whose inputs need no restoring.
     let standalone = |rep: usize| -> Result<f64, KernelError> {
         let set = rep % sets.len();
-        if !restore.pristine.is_empty() {
-            for (index, pristine) in &restore.pristine {
-                gpu.copy(pristine[set], sets[set][*index])?;
-            }
-        }
         let mut kernel_error = None;
         let wall = gpu.time_wall(|| {
             match kernel.gpu(gpu, &sets[set], params) {

@@ -871,7 +871,9 @@ pub fn confirm_regret(
     if todo.is_empty() {
         return Ok(());
     }
+    let started = Instant::now();
     let passes = crate::calibrate::remeasure(config, report, &todo, None, progress)?;
+    report.meta.seconds += started.elapsed().as_secs_f64();
     crate::calibrate::merge_median(&mut report.rows, &passes, crate::calibrate::MergeScope::Walls);
     report.summary.crossovers = crossovers(&report.rows);
     let adapter = report.meta.gpu.adapter.as_ref();
