@@ -488,7 +488,11 @@ class TorchPeer(Peer):
             if kernel == "SORT_RADIX":
                 array = array ^ np.uint32(0x80000000)
             array = array.view(np.int32)
-        return self.t.from_numpy(np.ascontiguousarray(array)).to(self.dev)
+        tensor = self.t.from_numpy(np.ascontiguousarray(array))
+        # `.to("cpu")` of a CPU tensor is the tensor itself: without the clone every rotated
+        # copy of an input would share the loaded array's memory and sit in cache, while
+        # fastpath and the other peers read fresh copies.
+        return tensor.clone() if self.dev.type == "cpu" else tensor.to(self.dev)
 
     def get(self, value):
         if isinstance(value, (int, float)):
