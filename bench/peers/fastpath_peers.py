@@ -746,6 +746,12 @@ def run_plan(plan, out_path):
                     result["results"].append({**base, "status": "check", "ok": ok, "message": message})
                     continue
                 sets = [[peer.put(a, kernel) for a in inputs] for _ in range(max(1, case.get("rotate", 1)))]
+                if peer.kind == "cpu" and len(sets) > 1:
+                    # Rotation is there to read inputs from memory, as fastpath does; copies that
+                    # alias one buffer would be read from cache (torch's .to("cpu") once did this).
+                    first, second = peer.get(sets[0][0]), peer.get(sets[1][0])
+                    if np.shares_memory(first, second):
+                        raise RuntimeError(f"{peer.name}: rotated input copies share memory")
                 samples, walls = repeat(
                     policy, lambda rep: peer.time_once(lambda args: fn(mod, args, params), sets[rep % len(sets)])
                 )
