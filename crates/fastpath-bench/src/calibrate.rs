@@ -77,7 +77,7 @@ pub fn boundary_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
             None => vec![last],
         };
         for (n, cpu, gpu) in boundary {
-            if cpu.max(gpu) < DECISIVE_RATIO * cpu.min(gpu) {
+            if contested(cpu, gpu) {
                 cases.insert((kernel.clone(), n));
             }
         }
@@ -88,6 +88,11 @@ pub fn boundary_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
 /// A backend this many times faster than the other at a size is not measured again.
 pub const DECISIVE_RATIO: f64 = 10.0;
 
+/// Neither backend is [`DECISIVE_RATIO`] times faster than the other.
+fn contested(cpu: f64, gpu: f64) -> bool {
+    cpu.max(gpu) < DECISIVE_RATIO * cpu.min(gpu)
+}
+
 /// Every case whose two backends are within [`DECISIVE_RATIO`] of each other: where a burst
 /// of interference on one of them could change which one looks faster.
 pub fn contested_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
@@ -96,7 +101,7 @@ pub fn contested_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
         .flat_map(|(kernel, points)| {
             points
                 .into_iter()
-                .filter(|&(_, cpu, gpu)| cpu.max(gpu) < DECISIVE_RATIO * cpu.min(gpu))
+                .filter(|&(_, cpu, gpu)| contested(cpu, gpu))
                 .map(move |(n, _, _)| (kernel.clone(), n))
         })
         .collect()
@@ -301,6 +306,11 @@ mod tests {
         [row(kernel, n, Backend::Cpu, cpu, vec![]), row(kernel, n, Backend::Gpu, gpu, vec![])]
     }
 
+    /// CPU and GPU rows of `kernel` at each (size, cpu wall, gpu wall).
+    fn pairs(kernel: &str, points: &[(usize, f64, f64)]) -> Vec<Row> {
+        points.iter().flat_map(|&(n, c, g)| pair(kernel, n, c, g)).collect()
+    }
+
     #[test]
     fn boundaries_are_the_crossover_and_the_size_below_it() {
         let mut rows = Vec::new();
@@ -317,11 +327,9 @@ mod tests {
         // B and C are decided by far more than DECISIVE_RATIO everywhere; A's case below the
         // crossover too (1 µs against 500 µs).
         assert_eq!(cases, vec![want("A", 1 << 20)]);
-        let close: Vec<Row> = [(1 << 10, 1.0, 1.5), (1 << 20, 2.0, 1.0), (1 << 22, 4.0, 1.0)]
-            .into_iter()
-            .flat_map(|(n, c, g)| pair("E", n, c, g))
-            .chain(pair("F", 1 << 22, 1.0, 2.0))
-            .collect();
+        let mut close =
+            pairs("E", &[(1 << 10, 1.0, 1.5), (1 << 20, 2.0, 1.0), (1 << 22, 4.0, 1.0)]);
+        close.extend(pair("F", 1 << 22, 1.0, 2.0));
         let cases: Vec<(String, usize)> = boundary_cases(&close).into_iter().collect();
         assert_eq!(cases, vec![want("E", 1 << 10), want("E", 1 << 20), want("F", 1 << 22)]);
         // A kernel measured on one backend has no crossover to refine.
@@ -332,11 +340,8 @@ mod tests {
     fn merging_keeps_the_median_of_three_and_moves_the_crossover() {
         // The first pass caught the CPU at 2^20 seven times slower than it is: the GPU seemed
         // to win from 2^20.
-        let mut rows: Vec<Row> =
-            [(1 << 18, 1e-4, 3e-4), (1 << 20, 7e-4, 2.5e-4), (1 << 22, 9e-4, 3e-4)]
-                .into_iter()
-                .flat_map(|(n, c, g)| pair("R", n, c, g))
-                .collect();
+        let mut rows =
+            pairs("R", &[(1 << 18, 1e-4, 3e-4), (1 << 20, 7e-4, 2.5e-4), (1 << 22, 9e-4, 3e-4)]);
         assert_eq!(crossover_of(&paired_walls(&rows)["R"]), Some(1 << 20));
         let gbps_before = rows[2].gbps;
         let passes = vec![
@@ -384,11 +389,10 @@ mod tests {
     #[test]
     fn contested_cases_are_re_measured_for_their_walls_only() {
         // 2^14: the CPU 20× faster (decisive); 2^20: within 2× (contested); 2^26: the GPU 30×.
-        let mut rows: Vec<Row> =
-            [(1 << 14, 3e-6, 6e-5), (1 << 20, 4.4e-4, 7.5e-5), (1 << 26, 7.6e-3, 2.5e-4)]
-                .into_iter()
-                .flat_map(|(n, c, g)| pair("C", n, c, g))
-                .collect();
+        let mut rows = pairs(
+            "C",
+            &[(1 << 14, 3e-6, 6e-5), (1 << 20, 4.4e-4, 7.5e-5), (1 << 26, 7.6e-3, 2.5e-4)],
+        );
         let cases: Vec<(String, usize)> = contested_cases(&rows).into_iter().collect();
         assert_eq!(cases, vec![("C".to_string(), 1 << 20)]);
         let primary_before = rows[2].median_s;

@@ -315,20 +315,17 @@ fn largest_point(points: &[Point]) -> Option<&Point> {
 /// the H100 a quick profile (to 2^22, where REDUCE_MAX's wall was 168 µs, 16 µs of it the
 /// kernel) then kept REDUCE_MAX at 2^26 on the CPU, 4.6× slower than the GPU.
 fn estimate_gpu_wall(curves: &KernelCurves, n: u64) -> Option<f64> {
-    let interpolated = interpolate(&curves.gpu, n)?;
-    let Some(last) = largest_point(&curves.gpu) else { return Some(interpolated) };
-    if n <= last.n {
-        return Some(interpolated);
-    }
+    let last = largest_point(&curves.gpu)?;
     let kernel_at_last = curves
         .gpu_device
         .iter()
+        .filter(|_| n > last.n)
         .find(|p| p.n == last.n && p.seconds.is_finite() && p.seconds >= 0.0)
         .map(|p| p.seconds.min(last.seconds));
-    Some(match kernel_at_last {
-        Some(kernel) => last.seconds + kernel * (n as f64 / last.n as f64 - 1.0),
-        None => interpolated,
-    })
+    match kernel_at_last {
+        Some(kernel) => Some(last.seconds + kernel * (n as f64 / last.n as f64 - 1.0)),
+        None => interpolate(&curves.gpu, n),
+    }
 }
 
 /// The faster backend for one call on data already where it runs; `None` when the profile

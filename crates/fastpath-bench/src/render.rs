@@ -342,9 +342,12 @@ pub fn markdown(report: &Report) -> String {
         let _ =
             writeln!(out, "| policy | decisions | best chosen | geomean | worst | worst case |");
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
-        for (name, t) in
-            [(format!("auto ({})", r.auto_basis), &r.auto), ("fallback rule".to_string(), &r.rule)]
-        {
+        let policies = [
+            Some((format!("auto ({})", r.auto_basis), &r.auto)),
+            Some(("fallback rule".to_string(), &r.rule)),
+            r.first_pass.as_ref().map(|t| ("auto, first measurement only".to_string(), t)),
+        ];
+        for (name, t) in policies.into_iter().flatten() {
             let _ = writeln!(
                 out,
                 "| {name} | {} | {} | {:.1}% | {:.1}% | {} |",
@@ -353,17 +356,6 @@ pub fn markdown(report: &Report) -> String {
                 t.geomean * 100.0,
                 t.worst * 100.0,
                 t.worst_case.as_deref().unwrap_or("-")
-            );
-        }
-        if let Some(first) = &r.first_pass {
-            let _ = writeln!(
-                out,
-                "| auto, first measurement only | {} | {} | {:.1}% | {:.1}% | {} |",
-                first.decisions,
-                first.best_chosen,
-                first.geomean * 100.0,
-                first.worst * 100.0,
-                first.worst_case.as_deref().unwrap_or("-")
             );
         }
         let _ = writeln!(

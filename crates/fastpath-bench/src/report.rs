@@ -255,10 +255,11 @@ pub struct RegretReport {
     pub target_geomean: f64,
     pub target_worst: f64,
     /// Cases whose two backends were within [`crate::calibrate::DECISIVE_RATIO`] of each other
-    /// and were measured a second time before scoring (each backend's faster wall kept).
+    /// and were measured [`crate::calibrate::REMEASUREMENTS`] more times before scoring (the
+    /// median of each backend's walls kept).
     #[serde(default)]
     pub remeasured_cases: usize,
-    /// `auto`'s regret on the first measurement alone, before that second one.
+    /// `auto`'s regret on the first measurement alone, before the re-measurements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_pass: Option<RegretTotals>,
 }

@@ -525,13 +525,10 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
         below_target: below_target(&rows, &dispatch),
         crossovers: crossovers(&rows),
     };
-    let regret = config.regret.as_ref().map(|profile| {
-        let class = gpu
-            .as_ref()
-            .map_or(GpuClass::None, |g| GpuClass::from_device_type(&g.adapter().device_type));
-        let name = gpu.as_ref().map(|g| g.adapter().name.clone());
-        score_routing(&rows, profile.as_ref(), class, name.as_deref())
-    });
+    let regret = config
+        .regret
+        .as_ref()
+        .map(|profile| score_routing(&rows, profile.as_ref(), gpu_status.adapter.as_ref()));
     let budget = (policy.budget_seconds.is_finite()).then_some(policy.budget_seconds);
     Ok(Report {
         schema: REPORT_SCHEMA.to_string(),
@@ -797,9 +794,10 @@ pub fn check_peer_mapping(
 fn score_routing(
     rows: &[Row],
     profile: Option<&(MachineProfile, PathBuf)>,
-    class: GpuClass,
-    gpu_name: Option<&str>,
+    adapter: Option<&GpuInfo>,
 ) -> RegretReport {
+    let class = adapter.map_or(GpuClass::None, |a| GpuClass::from_device_type(&a.device_type));
+    let gpu_name = adapter.map(|a| a.name.as_str());
     let mut decisions = Vec::new();
     let (mut auto_scores, mut rule_scores) = (Vec::new(), Vec::new());
     let mut bases = std::collections::BTreeSet::new();
@@ -876,11 +874,8 @@ pub fn confirm_regret(
     report.meta.seconds += started.elapsed().as_secs_f64();
     crate::calibrate::merge_median(&mut report.rows, &passes, crate::calibrate::MergeScope::Walls);
     report.summary.crossovers = crossovers(&report.rows);
-    let adapter = report.meta.gpu.adapter.as_ref();
-    let class = adapter.map_or(GpuClass::None, |a| GpuClass::from_device_type(&a.device_type));
-    let name = adapter.map(|a| a.name.clone());
     let profile = config.regret.as_ref().and_then(|p| p.as_ref());
-    let mut scored = score_routing(&report.rows, profile, class, name.as_deref());
+    let mut scored = score_routing(&report.rows, profile, report.meta.gpu.adapter.as_ref());
     scored.remeasured_cases = todo.len();
     scored.first_pass = Some(first);
     report.regret = Some(scored);
