@@ -45,6 +45,8 @@ pub(crate) struct Recorder {
     dispatches: usize,
     timing: Option<TimingQueries>,
     timing_active: bool,
+    /// The newest submission, so a wait with nothing left to submit can still spin on it.
+    last_submission: Option<wgpu::SubmissionIndex>,
 }
 
 /// Passes a timed region may open when stamps can only be written at pass boundaries.
@@ -96,6 +98,7 @@ impl Recorder {
             dispatches: 0,
             timing,
             timing_active: false,
+            last_submission: None,
         }
     }
 
@@ -165,9 +168,22 @@ impl Gpu {
         );
         self.check_lost()?;
         let mut rec = self.recorder.lock().unwrap();
-        let offset = rec.params.len().div_ceil(rec.param_align) * rec.param_align;
+        // Blocks are padded with zeros to 16 bytes (a WGSL struct's size is a multiple of its
+        // alignment, and std140-style uniform rules want 16).
         let block = d.params.len().max(16).div_ceil(16) * 16;
-        let arena_full = (offset + block) as u64 > ARENA_BYTES;
+        let immediates = d.pipeline.immediate_bytes > 0;
+        if immediates && block > d.pipeline.immediate_bytes as usize {
+            return Err(GpuError::Validation {
+                context: format!("recording `{}`", d.pipeline.label),
+                message: format!(
+                    "a {}-byte parameter block does not fit the pipeline's {} bytes of immediate data",
+                    d.params.len(),
+                    d.pipeline.immediate_bytes
+                ),
+            });
+        }
+        let offset = rec.params.len().div_ceil(rec.param_align) * rec.param_align;
+        let arena_full = !immediates && (offset + block) as u64 > ARENA_BYTES;
         if arena_full
             || (!rec.timing_active && rec.dispatches >= self.options.dispatches_per_submit)
         {
@@ -179,21 +195,29 @@ impl Gpu {
             }
             self.flush_locked(&mut rec)?;
         }
-        let offset = rec.params.len().div_ceil(rec.param_align) * rec.param_align;
-        rec.params.resize(offset, 0);
-        rec.params.extend_from_slice(d.params);
-        rec.params.resize(offset + block, 0);
+        let mut immediate = [0u8; MAX_PARAMS_BYTES];
+        if immediates {
+            immediate[..d.params.len()].copy_from_slice(d.params);
+        } else {
+            let offset = rec.params.len().div_ceil(rec.param_align) * rec.param_align;
+            rec.params.resize(offset, 0);
+            rec.params.extend_from_slice(d.params);
+            rec.params.resize(offset + block, 0);
+        }
 
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut entries = Vec::with_capacity(d.bindings.len() + 1);
-        entries.push(wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &rec.arena,
-                offset: offset as u64,
-                size: std::num::NonZeroU64::new(block as u64),
-            }),
-        });
+        if !immediates {
+            let offset = rec.params.len() - block;
+            entries.push(wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &rec.arena,
+                    offset: offset as u64,
+                    size: std::num::NonZeroU64::new(block as u64),
+                }),
+            });
+        }
         for (i, b) in d.bindings.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
@@ -212,6 +236,9 @@ impl Gpu {
         let pass = rec.pass(&self.device)?;
         pass.set_pipeline(&d.pipeline.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
+        if immediates {
+            pass.set_immediates(0, &immediate[..block]);
+        }
         let [x, y, z] = d.workgroups;
         pass.dispatch_workgroups(x, y, z);
         rec.dispatches += 1;
@@ -243,6 +270,7 @@ impl Gpu {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let index = self.queue.submit([encoder.finish()]);
+        rec.last_submission = Some(index.clone());
         let oom_err = pollster::block_on(oom.pop());
         let val_err = pollster::block_on(scope.pop());
         rec.params.clear();
@@ -256,32 +284,39 @@ impl Gpu {
         Ok(Some(index))
     }
 
+    /// Waits until the submission `index` (every submission with `None`) has finished.
     fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<(), GpuError> {
+        let mut done = false;
         if self.spin_wait > Duration::ZERO
             && let Some(index) = &index
         {
             // Check the fence without sleeping until the work is done or the spin budget is
-            // spent; then fall through to the blocking wait (a no-op once done).
+            // spent; then block (skipped when the spin saw the work finish).
             let deadline = Instant::now() + self.spin_wait;
             while Instant::now() < deadline {
                 match self.device.poll(wgpu::PollType::Wait {
                     submission_index: Some(index.clone()),
                     timeout: Some(Duration::ZERO),
                 }) {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        done = true;
+                        break;
+                    }
                     Err(wgpu::PollError::Timeout) => std::hint::spin_loop(),
                     // Anything else is reported by the blocking wait below.
                     Err(_) => break,
                 }
             }
         }
-        let poll = self.device.poll(wgpu::PollType::Wait {
-            submission_index: index,
-            timeout: Some(self.options.wait_timeout),
-        });
-        if let Err(e) = poll {
-            self.check_lost()?;
-            return Err(GpuError::Wait(crate::error::one_line(&e.to_string())));
+        if !done {
+            let poll = self.device.poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: Some(self.options.wait_timeout),
+            });
+            if let Err(e) = poll {
+                self.check_lost()?;
+                return Err(GpuError::Wait(crate::error::one_line(&e.to_string())));
+            }
         }
         self.check_lost()?;
         self.take_uncaptured("running GPU work")
@@ -291,7 +326,9 @@ impl Gpu {
     pub fn synchronize(&self) -> Result<(), GpuError> {
         let index = {
             let mut rec = self.recorder.lock().unwrap();
-            self.flush_locked(&mut rec)?
+            // With nothing left to submit, wait for the newest submission: everything before
+            // it on the one queue has finished by then, and the wait can spin on it.
+            self.flush_locked(&mut rec)?.or_else(|| rec.last_submission.clone())
         };
         self.wait(index)
     }

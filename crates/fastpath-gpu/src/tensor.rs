@@ -129,6 +129,11 @@ impl GpuTensor {
     }
 
     /// True when both tensors share one buffer.
+    /// The wgpu buffer holding the elements (it may be larger than [`GpuTensor::byte_len`]).
+    pub fn wgpu_buffer(&self) -> &wgpu::Buffer {
+        self.buffer.raw()
+    }
+
     pub fn same_buffer(&self, other: &GpuTensor) -> bool {
         Arc::ptr_eq(&self.buffer, &other.buffer)
     }

@@ -1,5 +1,6 @@
-//! The shared test harness: one test body, every backend (CPU, the GPU with subgroups, the GPU
-//! without them, and the GPU with a 1 MiB binding limit so chunked paths run), each result
+//! The shared test harness: one test body, every backend (CPU, the GPU with subgroups and
+//! immediate parameters, the GPU without either, and the GPU with a 1 MiB binding limit so
+//! chunked paths run), each result
 //! checked against the kernel's float64 reference and against the contract's output shapes.
 //!
 //! GPU backends fail — they never skip — when no adapter exists: CI installs lavapipe.
@@ -45,11 +46,20 @@ impl TestBackend {
         TestBackend { label: "gpu", backend: Backend::Gpu(g) }
     }
 
+    /// The portable path: no subgroup operations, and parameter blocks in a uniform buffer
+    /// rather than immediate data (what a device offering neither runs).
     pub fn gpu_no_subgroups() -> TestBackend {
         static G: OnceLock<Arc<Gpu>> = OnceLock::new();
         let g = G
             .get_or_init(|| {
-                open("gpu-no-subgroups", GpuOptions { use_subgroups: false, ..Default::default() })
+                open(
+                    "gpu-no-subgroups",
+                    GpuOptions {
+                        use_subgroups: false,
+                        use_immediates: false,
+                        ..Default::default()
+                    },
+                )
             })
             .clone();
         TestBackend { label: "gpu-no-subgroups", backend: Backend::Gpu(g) }
