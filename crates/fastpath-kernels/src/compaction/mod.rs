@@ -30,7 +30,7 @@ use fastpath_gpu::{DType, Gpu, GpuTensor};
 use rayon::prelude::*;
 
 use crate::array::{ArgMeta, HostArray};
-use crate::cpu::CHUNK;
+use crate::cpu::chunk_len;
 use crate::error::KernelError;
 use crate::expected::Expected;
 use crate::kernel::{Cost, Kernel, WgslVariant, leading_len};
@@ -172,8 +172,9 @@ where
     F: Fn(usize, &mut [u8]) + Sync,
 {
     let n = x.len();
+    let chunk = chunk_len(n);
     let chunks: Vec<(usize, usize)> =
-        (0..n).step_by(CHUNK).map(|s| (s, CHUNK.min(n - s))).collect();
+        (0..n).step_by(chunk).map(|s| (s, chunk.min(n - s))).collect();
     let count_chunk = |&(start, len): &(usize, usize)| {
         let mut f = [0u8; BLOCK];
         let mut kept = 0usize;

@@ -15,7 +15,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use crate::array::HostArray;
-use crate::cpu::CHUNK;
+use crate::cpu::{CHUNK, chunk_len};
 use crate::simd::{Madd, with_widest_simd};
 
 /// One operand of a map: a whole array, or one value broadcast to every position.
@@ -140,17 +140,18 @@ fn ternary_loop(
     }
 }
 
-/// Runs `f(start, chunk)` over [`CHUNK`]-sized pieces of `out`, in parallel when there is
+/// Runs `f(start, chunk)` over [`chunk_len`]-sized pieces of `out`, in parallel when there is
 /// more than one (the same policy as [`crate::cpu::map_chunks`], for any number of inputs).
 fn for_each_chunk<O: Send>(out: &mut [O], f: impl Fn(usize, &mut [O]) + Sync) {
     if out.len() <= CHUNK {
         f(0, out);
         return;
     }
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, o)| f(i * CHUNK, o));
+    let chunk = chunk_len(out.len());
+    out.par_chunks_mut(chunk).enumerate().for_each(|(i, o)| f(i * chunk, o));
 }
 
-/// A fresh output of `n` elements, written by `fill(start, chunk)` over [`CHUNK`]-sized
+/// A fresh output of `n` elements, written by `fill(start, chunk)` over [`chunk_len`]-sized
 /// pieces (in parallel). The buffer is not zeroed first: a block the allocator reuses would
 /// otherwise cost a whole extra pass of writes (calloc must clear it), which numpy's and
 /// PyTorch's uninitialised outputs do not pay. Large outputs are backed by huge pages like
