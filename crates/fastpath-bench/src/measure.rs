@@ -155,8 +155,13 @@ pub struct InPlaceRestore<'a> {
 const GPU_SAMPLE_SECONDS: f64 = 0.002;
 /// Most calls batched into one sample.
 const MAX_CALLS_PER_SAMPLE: usize = 64;
-/// Standalone calls timed for the `wall` column (record, submit, wait: what one call costs).
-const STANDALONE_CALLS: usize = 5;
+/// Standalone calls timed for the `wall` column (record, submit, wait: what one call costs):
+/// at least the first, at most the second, within [`STANDALONE_SECONDS`]. The wall is what
+/// routing compares with the CPU, so it gets as many samples as a few milliseconds allow
+/// (five, before, let one slow wake-up move a 40 µs median).
+const STANDALONE_CALLS: (usize, usize) = (5, 64);
+/// Time the standalone calls of one case may take once the minimum is met.
+const STANDALONE_SECONDS: f64 = 0.01;
 
 /// Times the GPU implementation with inputs resident on the device.
 ///
@@ -231,7 +236,15 @@ pub fn time_gpu(
     let walls = if calls == 1 {
         sample_walls
     } else {
-        (0..STANDALONE_CALLS).map(standalone).collect::<Result<_, _>>()?
+        let started = Instant::now();
+        let mut walls = Vec::with_capacity(STANDALONE_CALLS.1);
+        while walls.len() < STANDALONE_CALLS.1
+            && (walls.len() < STANDALONE_CALLS.0
+                || started.elapsed().as_secs_f64() < STANDALONE_SECONDS)
+        {
+            walls.push(standalone(walls.len())?);
+        }
+        walls
     };
     Ok(Measured {
         primary: Summary::of(&samples).expect("at least one repetition"),
