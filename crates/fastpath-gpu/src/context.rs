@@ -405,7 +405,7 @@ impl Gpu {
             return Ok(p.clone());
         }
         self.check_lost()?;
-        let built = match immediate_source(spec.source) {
+        let built = match immediate_form(spec.source) {
             Some(source) if self.features.immediate_bytes > 0 => {
                 match self.build_pipeline(spec, &source, self.features.immediate_bytes) {
                     Ok(p) => Ok(p),
@@ -613,7 +613,7 @@ impl Gpu {
 /// The source with its parameter block declared as immediate data: the line
 /// `@group(0) @binding(0) var<uniform> params: T;` becomes `var<immediate> params: T;`.
 /// `None` when the shader declares no such block (it then keeps binding 0 as it is).
-pub(crate) fn immediate_source(source: &str) -> Option<String> {
+pub fn immediate_form(source: &str) -> Option<String> {
     const DECLARATION: &str = "@group(0) @binding(0) var<uniform> params";
     let at = source.find(DECLARATION)?;
     let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -649,12 +649,12 @@ mod tests {
     #[test]
     fn parameter_blocks_move_to_immediate_data_only_when_declared_at_binding_zero() {
         let shader = "struct Params { n: u32 }\n@group(0) @binding(0) var<uniform> params: Params;\n@group(0) @binding(1) var<storage, read> x: array<f32>;\n";
-        let moved = immediate_source(shader).unwrap();
+        let moved = immediate_form(shader).unwrap();
         assert!(moved.contains("\nvar<immediate> params: Params;\n"), "{moved}");
         assert!(!moved.contains("var<uniform>"));
         assert!(moved.contains("@group(0) @binding(1) var<storage, read> x"));
         // No parameter block, or one declared somewhere else, stays as written.
-        assert_eq!(immediate_source("@group(0) @binding(1) var<storage> x: array<f32>;"), None);
-        assert_eq!(immediate_source("// @group(0) @binding(0) var<uniform> params: P;"), None);
+        assert_eq!(immediate_form("@group(0) @binding(1) var<storage> x: array<f32>;"), None);
+        assert_eq!(immediate_form("// @group(0) @binding(0) var<uniform> params: P;"), None);
     }
 }

@@ -34,7 +34,9 @@ mod shader;
 mod tensor;
 
 pub use adapter::{AdapterSummary, describe_adapter, list_adapters};
-pub use context::{Access, Gpu, GpuFeatures, GpuOptions, OwnedShaderSpec, Pipeline, ShaderSpec};
+pub use context::{
+    Access, Gpu, GpuFeatures, GpuOptions, OwnedShaderSpec, Pipeline, ShaderSpec, immediate_form,
+};
 pub use error::GpuError;
 pub use recorder::{Binding, Dispatch, MAX_PARAMS_BYTES, Timing};
 pub use shader::{compose, split_workgroups};

@@ -3,7 +3,9 @@
 //! Language by naga — the same front and back ends wgpu uses on macOS.
 //!
 //! Variants without subgroups are validated *without* the subgroup capability, which also
-//! proves the portable fallback really avoids subgroup operations.
+//! proves the portable fallback really avoids subgroup operations. Each shader is translated
+//! twice: as written (parameters in a uniform buffer) and in the immediate-data form the
+//! runtime builds where the device offers it (Metal's `setBytes`).
 
 use naga::back::msl;
 use naga::valid::{Capabilities, ShaderStages, SubgroupOperationSet, ValidationFlags, Validator};
@@ -11,7 +13,10 @@ use naga::valid::{Capabilities, ShaderStages, SubgroupOperationSet, ValidationFl
 fn translate(label: &str, source: &str, entry: &str, subgroups: bool) -> Result<String, String> {
     let module = naga::front::wgsl::parse_str(source)
         .map_err(|e| format!("{label}: WGSL parse error: {}", e.emit_to_string(source)))?;
-    let caps = if subgroups { Capabilities::SUBGROUP } else { Capabilities::empty() };
+    let mut caps = if subgroups { Capabilities::SUBGROUP } else { Capabilities::empty() };
+    if source.contains("var<immediate>") {
+        caps |= Capabilities::IMMEDIATES;
+    }
     let mut validator = Validator::new(ValidationFlags::all(), caps);
     if subgroups {
         validator
@@ -59,6 +64,13 @@ fn every_kernel_shader_translates_to_metal() {
                 translated += 1;
             }
             Err(e) => failures.push(format!("{id}: {e}")),
+        }
+        let Some(immediate) = fastpath_gpu::immediate_form(&v.source) else {
+            failures.push(format!("{id}/{}: no parameter block at binding 0", v.label));
+            continue;
+        };
+        if let Err(e) = translate(&v.label, &immediate, &v.entry, v.uses_subgroups) {
+            failures.push(format!("{id} (immediate parameters): {e}"));
         }
     }
     assert!(
