@@ -14,10 +14,13 @@ pub use error::CliError;
 /// glibc serves every block of 32 MB or more (its mmap threshold cannot be raised past that) as
 /// a fresh mapping and unmaps it on free, so each CPU kernel call on 2^23+ elements faulted in
 /// and zeroed its whole output again: a 2^24-element map took 25 ms, 7 ms with mimalloc, which
-/// keeps freed blocks for the next call. The library leaves the choice of allocator to the
+/// keeps freed blocks for the next call. mimalloc starts every large block at the same aligned
+/// offset, so arrays streamed together competed for the same cache sets; the colouring wrapper
+/// staggers them (`fastpath_kernels::alloc`). The library leaves the choice of allocator to the
 /// program that links it; this is the CLI's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: fastpath_kernels::ColoredAlloc<mimalloc::MiMalloc> =
+    fastpath_kernels::ColoredAlloc::new(mimalloc::MiMalloc);
 
 /// Pick the fastest execution path for a compute workload and run it there.
 ///

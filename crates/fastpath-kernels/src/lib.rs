@@ -9,6 +9,7 @@
 //! its kernels, its `.wgsl` files and its tests. [`registry()`] lists what is implemented;
 //! [`catalog()`] has every contract, implemented or not.
 
+pub mod alloc;
 pub mod array;
 pub mod catalog;
 pub mod cpu;
@@ -34,6 +35,7 @@ mod reductions;
 mod scans;
 pub mod statistics_sorting;
 
+pub use alloc::ColoredAlloc;
 pub use array::{ArgMeta, DType, HostArray, HostData};
 pub use catalog::{Catalog, KernelSpec, catalog};
 pub use error::KernelError;
