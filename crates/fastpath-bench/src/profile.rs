@@ -30,8 +30,9 @@ pub const PROFILE_FILE: &str = "profile.json";
 /// Fallback rule without a profile: the GPU is used only when it is a hardware adapter and
 /// the input has at least this many elements.
 ///
-/// Why 2^20: below it a standalone GPU call is dominated by submitting and waiting (about
-/// 60–70 µs on an H100 through Vulkan, see DESIGN.md), while a CPU reads 2^20 f32 values in
+/// Why 2^20: below it a standalone GPU call is dominated by recording, submitting and waiting
+/// (40–44 µs on the H100 host at 0e03092, of which ~28 µs is wgpu's and the driver's floor;
+/// `fastpath-gpu/examples/call_overhead.rs`), while a CPU reads 2^20 f32 values in
 /// tens to hundreds of µs; above it the GPU's bandwidth wins on any discrete or Apple GPU. A
 /// software rasterizer (lavapipe) runs on the same cores as the CPU kernels with more
 /// overhead, so it is never chosen by rule. Calibrated crossovers replace this guess.

@@ -8,7 +8,13 @@
 //! * + error scopes; and fastpath's own `Gpu::dispatch` + `Gpu::synchronize`.
 //!
 //! `cargo run --release -p fastpath-gpu --example call_overhead [-- CALLS]`. Prints the median
-//! and 90th percentile of each phase in µs.
+//! and 90th percentile of each phase in µs. `ARENA=BYTES` sizes the raw paths' uniform buffer
+//! (fastpath's arena is 1 MiB; on the H100 host 256 B and 1 MiB timed the same).
+//!
+//! On the H100 host (driver 580.159.04, commit 0e03092, 3000 calls): raw wgpu with everything
+//! prebuilt 27.6 µs (record 4.1, submit 4.5, wait 19.1) when the wait spins and 50.4 µs when
+//! it blocks; a bind group per call +1.2 µs, `write_buffer` of the parameters +9.1 µs, error
+//! scopes +0.4 µs; immediates instead of the uniform 28.1 µs.
 
 use std::time::{Duration, Instant};
 
@@ -60,6 +66,17 @@ impl Phases {
             q(&mut self.total, 0.5),
             q(&mut self.total, 0.9),
         );
+    }
+}
+
+/// Polls the fence without sleeping until the submission has finished (fastpath's wait does
+/// the same for up to 2 ms before it blocks).
+fn spin_until_done(device: &wgpu::Device, index: &wgpu::SubmissionIndex) {
+    while let Err(wgpu::PollError::Timeout) = device.poll(wgpu::PollType::Wait {
+        submission_index: Some(index.clone()),
+        timeout: Some(Duration::ZERO),
+    }) {
+        std::hint::spin_loop();
     }
 }
 
@@ -201,15 +218,7 @@ fn main() {
             }
             let t2 = Instant::now();
             if v.spin {
-                loop {
-                    match device.poll(wgpu::PollType::Wait {
-                        submission_index: Some(index.clone()),
-                        timeout: Some(Duration::ZERO),
-                    }) {
-                        Err(wgpu::PollError::Timeout) => std::hint::spin_loop(),
-                        _ => break,
-                    }
-                }
+                spin_until_done(device, &index);
             } else {
                 device
                     .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
@@ -332,15 +341,7 @@ fn immediates(calls: usize) {
             let t1 = Instant::now();
             let index = queue.submit([cb]);
             let t2 = Instant::now();
-            loop {
-                match device.poll(wgpu::PollType::Wait {
-                    submission_index: Some(index.clone()),
-                    timeout: Some(Duration::ZERO),
-                }) {
-                    Err(wgpu::PollError::Timeout) => std::hint::spin_loop(),
-                    _ => break,
-                }
-            }
+            spin_until_done(&device, &index);
             let t3 = Instant::now();
             if i >= 50 {
                 ph.push([t0, t1, t2, t3]);
@@ -352,13 +353,4 @@ fn immediates(calls: usize) {
             "immediates, prebuilt, spin"
         });
     }
-    let mut check = vec![0f32; N as usize];
-    let read = device.create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size: 4 * N as u64,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let _ = &mut check;
-    let _ = read;
 }

@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(chunk_len((1 << 20) + 3), 16 * 1024);
         for n in [CHUNK + 1, 100_000, 1 << 19, 3_000_000, 1 << 24] {
             let c = chunk_len(n);
-            assert!((MIN_CHUNK..=CHUNK).contains(&c) && c % 1024 == 0, "n = {n}: {c}");
+            assert!((MIN_CHUNK..=CHUNK).contains(&c) && c.is_multiple_of(1024), "n = {n}: {c}");
             // Every chunk but the last is full, so chunk arithmetic covers n exactly.
             let mut y = vec![0u8; n];
             map_chunks(&vec![1u8; n], &mut y, |i, o| o.copy_from_slice(i));

@@ -34,7 +34,8 @@ pub trait RateSource {
 }
 
 /// Launch cost per kernel dispatch on a GPU. DESIGN.md measured 5.7 µs per dispatch when many
-/// share one pass and 60-70 µs for a lone submit-and-wait; 10 µs is a batched chain's cost.
+/// share one pass (2.3 µs since, on the H100 host) and 60-70 µs for a lone submit-and-wait
+/// (40 µs since); 10 µs is a batched chain's cost.
 pub const GPU_DISPATCH_SECONDS: f64 = 10e-6;
 /// Per-kernel overhead on the CPU (a rayon fork-join over chunks).
 pub const CPU_DISPATCH_SECONDS: f64 = 2e-6;
