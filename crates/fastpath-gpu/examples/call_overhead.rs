@@ -90,46 +90,73 @@ struct Raw {
 
 fn main() {
     let calls: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
-    let gpu = Gpu::new(GpuOptions::default()).expect("a GPU adapter");
-    println!("adapter: {:?}; {} calls per path; µs median / p90", gpu.adapter().name, calls);
-    let data: Vec<f32> = (0..N).map(|i| i as f32).collect();
-    let x = gpu.upload(&data, DType::F32, vec![N as usize]).unwrap();
-    let y = gpu.empty(DType::F32, vec![N as usize]).unwrap();
-    let pipeline = gpu
-        .pipeline(&ShaderSpec {
-            label: "axpb",
-            source: SHADER,
-            entry: "main",
-            storage: &[Access::ReadOnly, Access::ReadWrite],
-            constants: &[],
-        })
-        .unwrap();
     let params: [u32; 4] = [N, 2f32.to_bits(), 1f32.to_bits(), 0];
+    let data: Vec<f32> = (0..N).map(|i| i as f32).collect();
+    let open = |use_immediates: bool| {
+        let gpu =
+            Gpu::new(GpuOptions { use_immediates, ..Default::default() }).expect("a GPU adapter");
+        let pipeline = gpu
+            .pipeline(&ShaderSpec {
+                label: "axpb",
+                source: SHADER,
+                entry: "main",
+                storage: &[Access::ReadOnly, Access::ReadWrite],
+                constants: &[],
+            })
+            .unwrap();
+        let x = gpu.upload(&data, DType::F32, vec![N as usize]).unwrap();
+        (gpu, pipeline, x)
+    };
 
-    // fastpath's path: dispatch (record) → flush (submit) → synchronize (wait).
-    let mut fp = Phases::default();
-    for i in 0..calls + 50 {
-        let t0 = Instant::now();
-        let out = gpu.empty(DType::F32, vec![N as usize]).unwrap();
-        gpu.dispatch(&Dispatch {
-            pipeline: &pipeline,
-            params: bytemuck::bytes_of(&params),
-            bindings: &[x.binding(), out.binding()],
-            workgroups: [N / 256, 1, 1],
-        })
-        .unwrap();
-        let t1 = Instant::now();
-        gpu.flush().unwrap();
-        let t2 = Instant::now();
-        gpu.synchronize().unwrap();
-        let t3 = Instant::now();
-        drop(out);
-        if i >= 50 {
-            fp.push([t0, t1, t2, t3]);
+    // fastpath's path: dispatch (record) → flush (submit) → synchronize (wait), with the
+    // parameter block as immediate data where the device offers it, then in the uniform arena.
+    let mut names = Vec::new();
+    for use_immediates in [true, false] {
+        let (gpu, pipeline, x) = open(use_immediates);
+        if names.is_empty() {
+            println!("adapter: {:?}; {calls} calls per path; µs median / p90", gpu.adapter().name);
         }
+        let name = if pipeline.uses_immediates() {
+            "fastpath, immediate parameters"
+        } else {
+            "fastpath, uniform arena"
+        };
+        if names.contains(&name) {
+            continue; // no immediates on this device: the first pass already was the arena
+        }
+        names.push(name);
+        let mut fp = Phases::default();
+        for i in 0..calls + 50 {
+            let t0 = Instant::now();
+            let out = gpu.empty(DType::F32, vec![N as usize]).unwrap();
+            gpu.dispatch(&Dispatch {
+                pipeline: &pipeline,
+                params: bytemuck::bytes_of(&params),
+                bindings: &[x.binding(), out.binding()],
+                workgroups: [N / 256, 1, 1],
+            })
+            .unwrap();
+            let t1 = Instant::now();
+            gpu.flush().unwrap();
+            let t2 = Instant::now();
+            gpu.synchronize().unwrap();
+            let t3 = Instant::now();
+            if i >= 50 {
+                fp.push([t0, t1, t2, t3]);
+            }
+            // The result is right (2x + 1), so the timings are of real work.
+            if i == 0 {
+                let y: Vec<f32> = gpu.read(&out).unwrap();
+                assert!(y.iter().enumerate().all(|(i, &v)| v == 2.0 * i as f32 + 1.0));
+            }
+        }
+        fp.print(name);
     }
-    fp.print("fastpath Gpu::dispatch");
 
+    // The raw paths bind the parameter block as a uniform, so they use a device without
+    // immediates.
+    let (gpu, pipeline, x) = open(false);
+    let y = gpu.empty(DType::F32, vec![N as usize]).unwrap();
     let (device, queue) = gpu.wgpu_device_queue();
     let arena_bytes: u64 = std::env::var("ARENA").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
     let uniform = device.create_buffer(&wgpu::BufferDescriptor {
