@@ -37,7 +37,8 @@ mod tensor;
 
 pub use adapter::{AdapterSummary, describe_adapter, list_adapters};
 pub use context::{
-    Access, Gpu, GpuFeatures, GpuOptions, OwnedShaderSpec, Pipeline, ShaderSpec, immediate_form,
+    Access, Gpu, GpuFeatures, GpuOptions, MIN_IMMEDIATE_BYTES, OwnedShaderSpec, Pipeline,
+    ShaderSpec, immediate_form,
 };
 pub use error::GpuError;
 pub use recorder::{Binding, Dispatch, MAX_PARAMS_BYTES, Timing};

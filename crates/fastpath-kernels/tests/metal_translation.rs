@@ -40,6 +40,16 @@ fn translate(label: &str, source: &str, entry: &str, subgroups: bool) -> Result<
     Ok(text)
 }
 
+/// Size of the shader's `params` block, as laid out by naga.
+fn params_bytes(source: &str) -> Option<u32> {
+    let module = naga::front::wgsl::parse_str(source).ok()?;
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).ok()?;
+    let (_, var) =
+        module.global_variables.iter().find(|(_, g)| g.name.as_deref() == Some("params"))?;
+    Some(layouter[var.ty].size)
+}
+
 #[test]
 fn every_kernel_shader_translates_to_metal() {
     let variants = fastpath_kernels::all_wgsl_variants();
@@ -69,6 +79,15 @@ fn every_kernel_shader_translates_to_metal() {
             failures.push(format!("{id}/{}: no parameter block at binding 0", v.label));
             continue;
         };
+        match params_bytes(&v.source) {
+            Some(bytes) if bytes <= fastpath_gpu::MIN_IMMEDIATE_BYTES => {}
+            other => failures.push(format!(
+                "{id}/{}: parameter block of {other:?} bytes; immediate data is only used on \
+                 devices offering {} bytes or more",
+                v.label,
+                fastpath_gpu::MIN_IMMEDIATE_BYTES
+            )),
+        }
         if let Err(e) = translate(&v.label, &immediate, &v.entry, v.uses_subgroups) {
             failures.push(format!("{id} (immediate parameters): {e}"));
         }
@@ -93,4 +112,13 @@ fn translation_check_rejects_what_metal_would_reject() {
     assert!(translate("broken", "fn main( {", "main", false).is_err());
     let count = variants.len();
     assert!(count >= 50, "expected every variant of every kernel, found {count}");
+    // The parameter-size check measures the block as naga lays it out.
+    let block = |fields: &str| {
+        format!(
+            "struct Params {{ {fields} }}\n@group(0) @binding(0) var<uniform> params: Params;\n\
+             @compute @workgroup_size(1) fn main() {{ _ = params; }}"
+        )
+    };
+    assert_eq!(params_bytes(&block("n: u32")), Some(4));
+    assert_eq!(params_bytes(&block("a: vec4<u32>, b: array<vec4<f32>, 7>")), Some(128));
 }
