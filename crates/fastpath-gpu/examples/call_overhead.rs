@@ -185,32 +185,18 @@ fn main() {
         })
     };
     let fixed_bg = make_bg();
+    // (name, bind group per call, parameters written per call, error scopes, spinning wait)
     let variants = [
-        (
-            "raw, prebuilt, block",
-            Raw { bind_group_per_call: false, write_params: false, scopes: false, spin: false },
-        ),
-        (
-            "raw, prebuilt, spin",
-            Raw { bind_group_per_call: false, write_params: false, scopes: false, spin: true },
-        ),
-        (
-            "raw + bind group",
-            Raw { bind_group_per_call: true, write_params: false, scopes: false, spin: true },
-        ),
-        (
-            "raw + write_buffer",
-            Raw { bind_group_per_call: false, write_params: true, scopes: false, spin: true },
-        ),
-        (
-            "raw + scopes",
-            Raw { bind_group_per_call: false, write_params: false, scopes: true, spin: true },
-        ),
-        (
-            "raw + all three",
-            Raw { bind_group_per_call: true, write_params: true, scopes: true, spin: true },
-        ),
-    ];
+        ("raw, prebuilt, block", false, false, false, false),
+        ("raw, prebuilt, spin", false, false, false, true),
+        ("raw + bind group", true, false, false, true),
+        ("raw + write_buffer", false, true, false, true),
+        ("raw + scopes", false, false, true, true),
+        ("raw + all three", true, true, true, true),
+    ]
+    .map(|(name, bind_group_per_call, write_params, scopes, spin)| {
+        (name, Raw { bind_group_per_call, write_params, scopes, spin })
+    });
     for (name, v) in variants {
         let mut ph = Phases::default();
         for i in 0..calls + 50 {
@@ -262,18 +248,6 @@ fn main() {
     immediates(calls);
 }
 
-const SHADER_IMMEDIATE: &str = r#"
-struct Params { n: u32, a: f32, b: f32, _pad: u32 }
-var<immediate> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x;
-    if (i < params.n) { y[i] = params.a * x[i] + params.b; }
-}
-"#;
-
 /// The parameter block as immediate data (Vulkan push constants): no uniform buffer, no
 /// write per call. Needs its own device, opened with `Features::IMMEDIATES`.
 fn immediates(calls: usize) {
@@ -298,7 +272,9 @@ fn immediates(calls: usize) {
     println!("immediates: {} offers {max} bytes", adapter.get_info().name);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: None,
-        source: wgpu::ShaderSource::Wgsl(SHADER_IMMEDIATE.into()),
+        source: wgpu::ShaderSource::Wgsl(
+            fastpath_gpu::immediate_form(SHADER).expect("a parameter block").into(),
+        ),
     });
     let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
         binding,
