@@ -45,10 +45,15 @@ impl TimingPolicy {
         max_reps: 100,
         budget_seconds: 0.25,
     };
-    /// `fastpath calibrate --quick`: a rough curve in well under a minute.
+    /// `fastpath calibrate --quick`: a rough curve in under a minute.
     pub const QUICK: TimingPolicy = TimingPolicy {
         warmup_runs: 2,
-        warmup_seconds: 0.005,
+        // Not shorter: with 5 ms, an H200 host's quick calibration timed calls of 30-100 µs
+        // 1.2-1.6× slower on its 16 CPU threads than the benchmark (100 ms warm-up) did
+        // minutes later, and GPU sorts at 2^20 1.7× slower, while calls of a millisecond or
+        // more on the CPU agreed within 10 %: clocks and sleeping worker threads had not
+        // settled. The profile then sent 2^20 reductions the CPU wins by 1.3-1.6× to the GPU.
+        warmup_seconds: 0.03,
         min_reps: 3,
         max_reps: 15,
         budget_seconds: 0.03,
