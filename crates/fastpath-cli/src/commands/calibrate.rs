@@ -14,8 +14,8 @@ use crate::{CliError, GlobalOpts};
 #[command(after_help = "The profile holds, per kernel, the wall time of one call on the CPU and \
 on the GPU (data already on the device) at each size, the size from which the GPU wins, the \
 measured copy bandwidth and peak FLOP/s, the fixed cost of a GPU call and the host-device \
-transfer rates. The cases at each kernel's CPU/GPU crossover are measured twice and the faster \
-median kept, so one interrupted measurement cannot move the crossover. Routing interpolates \
+transfer rates. The cases at each kernel's CPU/GPU crossover are measured twice more and the \
+median of the three kept, so one interrupted measurement cannot move the crossover. Routing interpolates \
 between the measured sizes; without a profile it falls back to a fixed rule (GPU from 2^20 \
 elements on a hardware GPU).")]
 pub struct Args {
