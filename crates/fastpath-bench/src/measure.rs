@@ -48,11 +48,12 @@ impl TimingPolicy {
     /// `fastpath calibrate --quick`: a rough curve in under a minute.
     pub const QUICK: TimingPolicy = TimingPolicy {
         warmup_runs: 2,
-        // Not shorter: with 5 ms, an H200 host's quick calibration timed calls of 30-100 µs
-        // 1.2-1.6× slower on its 16 CPU threads than the benchmark (100 ms warm-up) did
-        // minutes later, and GPU sorts at 2^20 1.7× slower, while calls of a millisecond or
-        // more on the CPU agreed within 10 %: clocks and sleeping worker threads had not
-        // settled. The profile then sent 2^20 reductions the CPU wins by 1.3-1.6× to the GPU.
+        // Was 5 ms. With that, an H200 host's quick calibration timed 2^20 CPU reductions
+        // 1.4-1.6× slower on its 16 threads than the benchmark (100 ms warm-up) did minutes
+        // later, and GPU sorts at 2^20 1.7× slower, while CPU calls of half a millisecond or
+        // more agreed within 12 %; the profile then sent 2^20 reductions the CPU wins to the
+        // GPU. Clocks and worker threads not yet settled is the likely cause, not a proven
+        // one: the longer warm-up has not been measured on that host yet (BENCHMARKS.md).
         warmup_seconds: 0.03,
         min_reps: 3,
         max_reps: 15,

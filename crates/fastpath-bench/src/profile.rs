@@ -31,7 +31,8 @@ pub const PROFILE_FILE: &str = "profile.json";
 /// the input has at least this many elements.
 ///
 /// Why 2^20: below it a standalone GPU call is dominated by recording, submitting and waiting
-/// (40–44 µs on the H100 host at 0e03092, of which ~28 µs is wgpu's and the driver's floor;
+/// (40–44 µs on the H100 host at 0e03092, 33 µs with immediate parameters on an H200 host at
+/// 6ce8c4b, of which 26–28 µs is wgpu's and the driver's floor;
 /// `fastpath-gpu/examples/call_overhead.rs`), while a CPU reads 2^20 f32 values in
 /// tens to hundreds of µs; above it the GPU's bandwidth wins on any discrete or Apple GPU. A
 /// software rasterizer (lavapipe) runs on the same cores as the CPU kernels with more

@@ -35,7 +35,8 @@ pub trait RateSource {
 
 /// Launch cost per kernel dispatch on a GPU. DESIGN.md measured 5.7 µs per dispatch when many
 /// share one pass (2.3 µs since, on the H100 host) and 60-70 µs for a lone submit-and-wait
-/// (40 µs since); 10 µs is a batched chain's cost.
+/// (40 µs since on the H100 host, 33 µs with immediate parameters on an H200 host); 10 µs is
+/// a batched chain's cost.
 pub const GPU_DISPATCH_SECONDS: f64 = 10e-6;
 /// Per-kernel overhead on the CPU (a rayon fork-join over chunks).
 pub const CPU_DISPATCH_SECONDS: f64 = 2e-6;
