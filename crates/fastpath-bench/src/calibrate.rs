@@ -9,7 +9,7 @@ use crate::measure::TimingPolicy;
 use crate::profile::{
     Backend, DispatchOverhead, KernelCurves, MachineProfile, PROFILE_SCHEMA, Point, Transfer,
 };
-use crate::report::{Report, Row, crossover_of, paired_walls};
+use crate::report::{Remeasured, Report, Row, crossover_of, paired_walls};
 use crate::run::{BenchConfig, BenchError, Progress, host_info};
 
 /// `--quick`: seven sizes, ×4 apart, up to 2^22 elements.
@@ -48,6 +48,7 @@ pub fn config(
         measure_transfer: true,
         measure_ceilings: true,
         only_cases: None,
+        gpu_device: None,
         command,
     }
 }
@@ -125,23 +126,31 @@ pub enum MergeScope {
 /// when one is missing). A burst of interference that slows one measurement several-fold, as
 /// seen on a shared 16-thread host, is outvoted by the other two; and unlike keeping the
 /// fastest, the median does not favour whichever backend's times scatter more, so a near-tie
-/// is decided by typical times, as the user will meet them. Returns how many cases changed.
-pub fn merge_median(rows: &mut [Row], passes: &[Vec<Row>], scope: MergeScope) -> usize {
-    let mut changed = 0;
+/// is decided by typical times, as the user will meet them. Returns every case measured
+/// again, with its walls.
+pub fn merge_median(rows: &mut [Row], passes: &[Vec<Row>], scope: MergeScope) -> Vec<Remeasured> {
+    let mut merged = Vec::new();
     for row in rows.iter_mut() {
         let same = |r: &&Row| r.kernel == row.kernel && r.n == row.n && r.backend == row.backend;
-        let mut candidates: Vec<&Row> = passes.iter().filter_map(|p| p.iter().find(same)).collect();
-        if candidates.is_empty() {
+        let again: Vec<&Row> = passes.iter().filter_map(|p| p.iter().find(same)).collect();
+        if again.is_empty() {
             continue;
         }
         let first = row.clone();
-        candidates.push(&first);
+        let mut candidates: Vec<&Row> = std::iter::once(&first).chain(again).collect();
+        let walls_s: Vec<f64> = candidates.iter().map(|r| r.wall.median).collect();
         candidates.sort_by(|a, b| a.wall.median.total_cmp(&b.wall.median));
         let chosen = candidates[(candidates.len() - 1) / 2];
+        merged.push(Remeasured {
+            kernel: row.kernel.clone(),
+            n: row.n,
+            backend: row.backend,
+            walls_s,
+            kept_s: chosen.wall.median,
+        });
         if std::ptr::eq(chosen, &first) {
             continue;
         }
-        changed += 1;
         row.wall = chosen.wall;
         if scope == MergeScope::Everything && chosen.time_source == row.time_source {
             let speedup = row.median_s / chosen.median_s;
@@ -155,7 +164,7 @@ pub fn merge_median(rows: &mut [Row], passes: &[Vec<Row>], scope: MergeScope) ->
             }
         }
     }
-    changed
+    merged
 }
 
 /// What [`refine_boundaries`] did, for the summary line.
@@ -197,6 +206,7 @@ pub fn remeasure(
         measure_transfer: false,
         measure_ceilings: false,
         only_cases: Some(cases.clone()),
+        gpu_device: report.device.clone(),
         command: config.command.clone(),
     };
     (0..REMEASUREMENTS).map(|_| Ok(crate::run::run(&again, progress)?.rows)).collect()
@@ -221,7 +231,9 @@ pub fn refine_boundaries(
         let budget = config.run_budget_seconds.map(|s| s / 8.0);
         let passes = remeasure(config, report, &todo, budget, progress)?;
         refinement.cases += passes.first().map_or(0, Vec::len);
-        refinement.changed += merge_median(&mut report.rows, &passes, MergeScope::Everything);
+        let merged = merge_median(&mut report.rows, &passes, MergeScope::Everything);
+        refinement.changed += merged.iter().filter(|m| m.changed()).count();
+        report.remeasured.extend(merged);
         done.extend(todo);
     }
     let after = crossover_map(&report.rows);
@@ -357,7 +369,12 @@ mod tests {
                 row("R", 1 << 20, Backend::Gpu, 2e-4, vec![]),
             ],
         ];
-        assert_eq!(merge_median(&mut rows, &passes, MergeScope::Everything), 1);
+        let merged = merge_median(&mut rows, &passes, MergeScope::Everything);
+        // Both backends at 2^20 were measured again; only the CPU's kept wall changed.
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged.iter().filter(|m| m.changed()).count(), 1);
+        assert_eq!(merged[0].walls_s, vec![7e-4, 1.2e-4, 1e-4]);
+        assert_eq!(merged[0].kept_s, 1.2e-4);
         let cpu_2_20 = &rows[2];
         assert_eq!((cpu_2_20.n, cpu_2_20.backend), (1 << 20, Backend::Cpu));
         // CPU: 7e-4, 1.2e-4, 1e-4 → the median 1.2e-4, not the fastest.
@@ -406,7 +423,8 @@ mod tests {
                 row("C", 1 << 20, Backend::Gpu, 8e-5, vec![]),
             ],
         ];
-        assert_eq!(merge_median(&mut rows, &passes, MergeScope::Walls), 2);
+        let merged = merge_median(&mut rows, &passes, MergeScope::Walls);
+        assert_eq!(merged.iter().filter(|m| m.changed()).count(), 2);
         assert_eq!((rows[2].n, rows[2].backend), (1 << 20, Backend::Cpu));
         assert_eq!(rows[2].wall.median, 6e-5);
         assert_eq!(rows[2].median_s, primary_before, "the table's time is the first one");

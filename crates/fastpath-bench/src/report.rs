@@ -2,7 +2,9 @@
 //! over it (peer ratios, targets, CPU/GPU crossovers, routing regret).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use fastpath_gpu::Gpu;
 use serde::{Deserialize, Serialize};
 
 use crate::ceilings::{ChainResult, CopyCeiling};
@@ -41,6 +43,14 @@ pub struct Report {
     pub peers: Option<PeersReport>,
     pub summary: SummaryReport,
     pub regret: Option<RegretReport>,
+    /// Cases measured more than once (calibration's crossovers, the benchmark's contested
+    /// cases before regret is scored): every measurement's wall, to show how far they agreed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remeasured: Vec<Remeasured>,
+    /// The GPU the run measured on, kept open for re-measurement passes
+    /// ([`crate::run::BenchConfig::gpu_device`]); not part of the JSON.
+    #[serde(skip)]
+    pub device: Option<Arc<Gpu>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,6 +174,25 @@ pub struct Skipped {
     pub n: usize,
     pub backend: Option<Backend>,
     pub reason: String,
+}
+
+/// One case measured more than once, and the wall kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remeasured {
+    pub kernel: String,
+    pub n: usize,
+    pub backend: Backend,
+    /// Median wall of each measurement, the first measurement first.
+    pub walls_s: Vec<f64>,
+    /// The one kept: the median of `walls_s`.
+    pub kept_s: f64,
+}
+
+impl Remeasured {
+    /// Whether a re-measurement replaced the first measurement.
+    pub fn changed(&self) -> bool {
+        self.walls_s.first() != Some(&self.kept_s)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

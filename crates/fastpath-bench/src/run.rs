@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use fastpath_gpu::{Gpu, GpuOptions, GpuTensor};
 use fastpath_kernels::{ArgMeta, Cost, HostArray, Kernel, npy, validate};
+use rayon::prelude::*;
 
 use crate::ceilings::{self, ChainResult};
 use crate::inputs::{CasePlan, params_json};
@@ -71,6 +72,10 @@ pub struct BenchConfig {
     pub measure_ceilings: bool,
     /// Only these (kernel id, size) cases of `kernels` × `sizes`; `None` measures them all.
     pub only_cases: Option<BTreeSet<(String, usize)>>,
+    /// The GPU an earlier pass of the same measurement opened ([`Report::device`]); `None`
+    /// opens one. Re-measurement passes reuse it, so they time the device the first pass
+    /// timed, with its pipelines compiled, rather than a freshly created one.
+    pub gpu_device: Option<Arc<Gpu>>,
     /// The command line, for the report.
     pub command: String,
 }
@@ -244,9 +249,13 @@ impl SizeCache {
             let (g, shape) = &plan.inputs[i];
             v.push(g.generate(shape));
         }
-        while v.len() < copies {
-            let copy = v[0].clone();
-            v.push(copy);
+        if v.len() < copies {
+            // In parallel: at 2^20 elements this is 63 copies of 4 MiB into fresh pages, a
+            // tenth of a second on one thread of a server, once per input and pass.
+            let original = &v[0];
+            let more: Vec<HostArray> =
+                (v.len()..copies).into_par_iter().map(|_| original.clone()).collect();
+            v.extend(more);
         }
     }
 
@@ -292,7 +301,11 @@ impl SizeCache {
 pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, BenchError> {
     let started = Instant::now();
     let (gpu, gpu_status) = if config.gpu {
-        match open_gpu(config.adapter.as_deref()) {
+        let opened = match &config.gpu_device {
+            Some(g) => Ok(g.clone()),
+            None => open_gpu(config.adapter.as_deref()),
+        };
+        match opened {
             Ok(g) => {
                 let status = GpuStatus {
                     available: true,
@@ -557,6 +570,8 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
         peers: peers_report,
         summary,
         regret,
+        remeasured: Vec::new(),
+        device: gpu,
     })
 }
 
@@ -872,7 +887,12 @@ pub fn confirm_regret(
     let started = Instant::now();
     let passes = crate::calibrate::remeasure(config, report, &todo, None, progress)?;
     report.meta.seconds += started.elapsed().as_secs_f64();
-    crate::calibrate::merge_median(&mut report.rows, &passes, crate::calibrate::MergeScope::Walls);
+    let merged = crate::calibrate::merge_median(
+        &mut report.rows,
+        &passes,
+        crate::calibrate::MergeScope::Walls,
+    );
+    report.remeasured.extend(merged);
     report.summary.crossovers = crossovers(&report.rows);
     let profile = config.regret.as_ref().and_then(|p| p.as_ref());
     let mut scored = score_routing(&report.rows, profile, report.meta.gpu.adapter.as_ref());
@@ -992,6 +1012,7 @@ mod tests {
             measure_transfer: false,
             measure_ceilings: false,
             only_cases: Some([("MAP_RELU".to_string(), 4096)].into_iter().collect()),
+            gpu_device: None,
             command: "test".into(),
         };
         let report = run(&config, &mut Silent).unwrap();

@@ -242,6 +242,7 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
         measure_transfer: false,
         measure_ceilings: true,
         only_cases: None,
+        gpu_device: None,
         command: command_line(),
     };
     let mut bar = Bar::new();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fastpath_bench::profile::{default_profile_path, format_seconds};
+use fastpath_bench::profile::{default_profile_path, format_seconds, write_atomically};
 use fastpath_bench::{calibrate, sizes};
 
 use super::bench::{Bar, check_writable, command_line, select_kernels};
@@ -38,6 +38,10 @@ pub struct Args {
     /// Print the profile as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Also write the measurements behind the profile to FILE: the report `fastpath bench
+    /// --json` writes, with the walls of every case measured again at a crossover.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
@@ -57,6 +61,9 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
     if args.out.is_some() {
         check_writable(&out, "--out")?;
     }
+    if let Some(p) = &args.report {
+        check_writable(p, "--report")?;
+    }
     let config =
         calibrate::config(args.quick, kernels, sizes, global.adapter.clone(), command_line());
     let mut bar = Bar::new();
@@ -69,12 +76,19 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
         .map_err(|e| if e.bad_input { CliError::bad_input(e) } else { CliError::failure(e) })?;
     let profile = calibrate::profile_from(&report, args.quick);
     profile.write(&out).map_err(CliError::failure)?;
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report).expect("reports serialize");
+        write_atomically(path, json.as_bytes()).map_err(CliError::failure)?;
+    }
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&profile).expect("profiles serialize"));
         return Ok(ExitCode::SUCCESS);
     }
     println!("machine profile written to {}", out.display());
+    if let Some(path) = &args.report {
+        println!("measurements written to {}", path.display());
+    }
     println!(
         "CPU: {} · GPU: {}",
         profile.host.cpu,
