@@ -48,13 +48,12 @@ impl TimingPolicy {
     /// `fastpath calibrate --quick`: a rough curve in under a minute.
     pub const QUICK: TimingPolicy = TimingPolicy {
         warmup_runs: 2,
-        // Was 5 ms. With that, an H200 host's quick calibration timed 2^20 CPU reductions
-        // 1.4-1.6× slower on its 16 threads than the benchmark (100 ms warm-up) did minutes
-        // later, and GPU sorts at 2^20 1.7× slower, while CPU calls of half a millisecond or
-        // more agreed within 12 %; the profile then sent 2^20 reductions the CPU wins to the
-        // GPU. Clocks and worker threads not yet settled is the likely cause, not a proven
-        // one: the longer warm-up has not been measured on that host yet (BENCHMARKS.md).
-        warmup_seconds: 0.03,
+        // Short: cases are timed backend by backend, so a case starts on a backend the previous
+        // case kept busy, and the first of each block warms up for 100 ms
+        // (`run::BLOCK_WARMUP_SECONDS`). Before that grouping, an H200 host's quick calibration
+        // with 5 ms here timed 2^20 CPU reductions 1.4-1.6× slower than the benchmark did; a
+        // 30 ms warm-up per case was tried on a 2-core host and did not help there.
+        warmup_seconds: 0.005,
         min_reps: 3,
         max_reps: 15,
         budget_seconds: 0.03,

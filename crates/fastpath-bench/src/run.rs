@@ -297,6 +297,15 @@ impl SizeCache {
     }
 }
 
+/// Warm-up of the first case of each size on each backend, which follows input generation
+/// or the other backend's block: as long as the benchmark's per-case warm-up.
+pub const BLOCK_WARMUP_SECONDS: f64 = 0.1;
+
+/// The progress label of one case.
+fn case_label(kernel: &dyn Kernel, n: usize, backend: Backend) -> String {
+    format!("{} {} {backend}", kernel.id(), format_size(n))
+}
+
 /// Measures everything `config` asks for.
 pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, BenchError> {
     let started = Instant::now();
@@ -427,16 +436,17 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
     let mut plan_cases: Vec<PlanCase> = Vec::new();
     for &n in &config.sizes {
         let mut cache = SizeCache::default();
+        // First the inputs, checks and peer files of every case of this size...
+        let mut planned: Vec<(&'static dyn Kernel, CasePlan, Cost, usize)> = Vec::new();
         for &kernel in &config.kernels {
             if !wanted(kernel, n) {
                 continue;
             }
             let spec = kernel.spec();
-            let label = |b: Backend| format!("{} {} {b}", kernel.id(), format_size(n));
             let skip_all =
                 |reason: String, skipped: &mut Vec<Skipped>, progress: &mut dyn Progress| {
                     for &b in &backends {
-                        progress.begin(&label(b));
+                        progress.begin(&case_label(kernel, n, b));
                         progress.finish_step();
                     }
                     skipped.push(Skipped { kernel: kernel.id().into(), n, backend: None, reason });
@@ -478,18 +488,34 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
                     valid_prefix: None,
                 });
             }
-            if config.cpu {
-                progress.begin(&label(Backend::Cpu));
-                let sets: Vec<Vec<&HostArray>> = (0..rotation)
-                    .map(|r| (0..plan.inputs.len()).map(|i| &cache.host(&plan, i)[r]).collect())
+            planned.push((kernel, plan, cost, rotation));
+        }
+        // Then time them backend by backend: the CPU's cases back to back, then the GPU's.
+        // Each backend stays busy through its block instead of idling while the other one is
+        // timed, so a case starts on warm worker threads and clocks and a short warm-up per
+        // case suffices; the first case of a block warms up for [`BLOCK_WARMUP_SECONDS`].
+        let block_policy = |first: bool| TimingPolicy {
+            warmup_seconds: if first {
+                policy.warmup_seconds.max(BLOCK_WARMUP_SECONDS)
+            } else {
+                policy.warmup_seconds
+            },
+            ..policy
+        };
+        if config.cpu {
+            for (i, (kernel, plan, cost, rotation)) in planned.iter().enumerate() {
+                let kernel = *kernel;
+                progress.begin(&case_label(kernel, n, Backend::Cpu));
+                let sets: Vec<Vec<&HostArray>> = (0..*rotation)
+                    .map(|r| (0..plan.inputs.len()).map(|i| &cache.host(plan, i)[r]).collect())
                     .collect();
-                match time_cpu(kernel, &sets, &plan.params, &policy) {
+                match time_cpu(kernel, &sets, &plan.params, &block_policy(i == 0)) {
                     Ok(m) => rows.push(make_row(
                         kernel,
                         n,
                         Backend::Cpu,
                         &m,
-                        cost,
+                        *cost,
                         ceilings.cpu.as_ref(),
                     )),
                     Err(e) => skipped.push(Skipped {
@@ -501,15 +527,19 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
                 }
                 progress.finish_step();
             }
-            if let Some(gpu) = &gpu {
-                progress.begin(&label(Backend::Gpu));
-                match measure_gpu_case(gpu, kernel, &plan, &mut cache, rotation, &policy) {
+        }
+        if let Some(gpu) = &gpu {
+            for (i, (kernel, plan, cost, rotation)) in planned.iter().enumerate() {
+                let kernel = *kernel;
+                progress.begin(&case_label(kernel, n, Backend::Gpu));
+                let policy = block_policy(i == 0);
+                match measure_gpu_case(gpu, kernel, plan, &mut cache, *rotation, &policy) {
                     Ok(m) => rows.push(make_row(
                         kernel,
                         n,
                         Backend::Gpu,
                         &m,
-                        cost,
+                        *cost,
                         ceilings.gpu.as_ref(),
                     )),
                     Err(reason) => skipped.push(Skipped {
@@ -528,6 +558,11 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
             let _ = gpu.synchronize();
         }
     }
+
+    // Rows in the order of the sizes and kernels asked for, each kernel's backends together.
+    let order: HashMap<&str, usize> =
+        config.kernels.iter().enumerate().map(|(i, k)| (k.id(), i)).collect();
+    rows.sort_by_key(|r| (r.n, order.get(r.kernel.as_str()).copied(), r.backend));
 
     let peers_report = scratch
         .as_ref()
@@ -988,6 +1023,70 @@ mod tests {
         for t in &cache.device[&plan.input_key(0)] {
             let back: Vec<f32> = gpu.read(t).map_err(|e: GpuError| e.to_string()).unwrap();
             assert_eq!(back, original);
+        }
+    }
+
+    /// Records the labels of the cases in the order they are timed.
+    #[derive(Default)]
+    struct Order(Vec<String>);
+    impl Progress for Order {
+        fn begin(&mut self, label: &str) {
+            self.0.push(label.to_string());
+        }
+    }
+
+    /// Each size is timed backend by backend (every CPU case, then every GPU case), and a
+    /// re-measurement pass given the first pass's GPU measures on that device.
+    #[test]
+    fn cases_are_timed_backend_by_backend_and_passes_share_the_gpu() {
+        let kernels: Vec<&'static dyn Kernel> = ["REDUCE_SUM", "MAP_RELU"]
+            .into_iter()
+            .map(|id| fastpath_kernels::kernel(id).unwrap())
+            .collect();
+        let mut config = BenchConfig {
+            kernels,
+            sizes: vec![1024, 4096],
+            cpu: true,
+            gpu: true,
+            gpu_required: false,
+            adapter: None,
+            peers: Vec::new(),
+            policy: TimingPolicy::QUICK.with_exact_reps(2),
+            run_budget_seconds: None,
+            regret: None,
+            measure_transfer: false,
+            measure_ceilings: false,
+            only_cases: None,
+            gpu_device: None,
+            command: "test".into(),
+        };
+        let mut order = Order::default();
+        let report = run(&config, &mut order).unwrap();
+        let gpu = report.device.clone();
+        if gpu.is_none() {
+            assert!(std::env::var_os("CI").is_none(), "no GPU in CI");
+        }
+        let mut want = Vec::new();
+        for n in ["2^10", "2^12"] {
+            for backend in if gpu.is_some() { &["cpu", "gpu"][..] } else { &["cpu"][..] } {
+                for k in ["REDUCE_SUM", "MAP_RELU"] {
+                    want.push(format!("{k} {n} {backend}"));
+                }
+            }
+        }
+        assert_eq!(order.0, want);
+        // The rows come out kernel by kernel, each kernel's backends together.
+        let rows: Vec<(&str, usize, Backend)> =
+            report.rows.iter().map(|r| (r.kernel.as_str(), r.n, r.backend)).collect();
+        let mut sorted = rows.clone();
+        sorted.sort_by_key(|&(k, n, b)| (n, k != "REDUCE_SUM", b));
+        assert_eq!(rows, sorted);
+        if let Some(gpu) = gpu {
+            config.gpu_device = Some(gpu.clone());
+            config.only_cases = Some([("MAP_RELU".to_string(), 1024)].into_iter().collect());
+            let again = run(&config, &mut Silent).unwrap();
+            assert!(again.device.as_ref().is_some_and(|g| Arc::ptr_eq(g, &gpu)));
+            assert_eq!(again.rows.len(), 2);
         }
     }
 
