@@ -111,29 +111,6 @@ pub fn contested_cases(rows: &[Row]) -> BTreeSet<(String, usize)> {
 /// Further measurements of a case measured again: with the first, a median of three.
 pub const REMEASUREMENTS: usize = 2;
 
-/// Boundary cases whose backends are within this factor of each other are near-ties: a
-/// quick calibration measures them again with [`TimingPolicy::CONFIRM`].
-pub const CLOSE_RATIO: f64 = 2.0;
-/// ...if both calls are this short. Longer calls agreed with the benchmark within about 12 %
-/// under the quick policy, and on a software GPU they take seconds each.
-pub const CLOSE_MAX_SECONDS: f64 = 1e-3;
-
-/// The cases of `cases` that are near-ties of short calls in `rows` (see [`CLOSE_RATIO`]).
-pub fn close_cases(rows: &[Row], cases: &BTreeSet<(String, usize)>) -> BTreeSet<(String, usize)> {
-    paired_walls(rows)
-        .into_iter()
-        .flat_map(|(kernel, points)| {
-            points
-                .into_iter()
-                .filter(|&(_, cpu, gpu)| {
-                    cpu.max(gpu) < CLOSE_RATIO * cpu.min(gpu) && cpu.max(gpu) < CLOSE_MAX_SECONDS
-                })
-                .map(move |(n, _, _)| (kernel.clone(), n))
-        })
-        .filter(|case| cases.contains(case))
-        .collect()
-}
-
 /// What [`merge_median`] takes from the chosen measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MergeScope {
@@ -197,9 +174,6 @@ pub struct Refinement {
     pub cases: usize,
     /// Of those, the ones where a re-measurement was the median kept.
     pub changed: usize,
-    /// Near-ties of short calls among them, measured with [`TimingPolicy::CONFIRM`]
-    /// (kernel × size, both backends).
-    pub close: usize,
     /// Kernels whose crossover moved: (kernel, before, after).
     pub moved: Vec<(String, Option<usize>, Option<usize>)>,
 }
@@ -208,20 +182,16 @@ fn crossover_map(rows: &[Row]) -> BTreeMap<String, Option<usize>> {
     paired_walls(rows).into_iter().map(|(k, points)| (k, crossover_of(&points))).collect()
 }
 
-/// Measures `cases` of `report` [`REMEASUREMENTS`] more times with the kernels and sizes of
-/// `config` and `policy` (no peers, ceilings or transfers; `budget` seconds per pass when
-/// set). Returns the rows of each pass.
+/// Measures `cases` of `report` [`REMEASUREMENTS`] more times with the kernels, sizes and
+/// policy of `config` (no peers, ceilings or transfers; `budget` seconds per pass when set).
+/// Returns the rows of each pass.
 pub fn remeasure(
     config: &BenchConfig,
     report: &Report,
     cases: &BTreeSet<(String, usize)>,
-    policy: TimingPolicy,
     budget: Option<f64>,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Vec<Row>>, BenchError> {
-    if cases.is_empty() {
-        return Ok(vec![Vec::new(); REMEASUREMENTS]);
-    }
     let again = BenchConfig {
         kernels: config.kernels.clone(),
         sizes: config.sizes.clone(),
@@ -230,7 +200,7 @@ pub fn remeasure(
         gpu_required: false,
         adapter: config.adapter.clone(),
         peers: Vec::new(),
-        policy,
+        policy: config.policy,
         run_budget_seconds: budget,
         regret: None,
         measure_transfer: false,
@@ -258,22 +228,9 @@ pub fn refine_boundaries(
         if todo.is_empty() {
             break;
         }
-        // A quick calibration measures near-ties of short calls closer to the way the
-        // benchmark does; the rest again with its own policy.
-        let close = if config.policy == TimingPolicy::QUICK {
-            close_cases(&report.rows, &todo)
-        } else {
-            BTreeSet::new()
-        };
-        let rest: BTreeSet<(String, usize)> = todo.difference(&close).cloned().collect();
         let budget = config.run_budget_seconds.map(|s| s / 8.0);
-        let mut passes = remeasure(config, report, &rest, config.policy, budget, progress)?;
-        let confirmed = remeasure(config, report, &close, TimingPolicy::CONFIRM, None, progress)?;
-        for (pass, more) in passes.iter_mut().zip(confirmed) {
-            pass.extend(more);
-        }
+        let passes = remeasure(config, report, &todo, budget, progress)?;
         refinement.cases += passes.first().map_or(0, Vec::len);
-        refinement.close += close.len();
         let merged = merge_median(&mut report.rows, &passes, MergeScope::Everything);
         refinement.changed += merged.iter().filter(|m| m.changed()).count();
         report.remeasured.extend(merged);
@@ -472,27 +429,6 @@ mod tests {
         assert_eq!(rows[2].wall.median, 6e-5);
         assert_eq!(rows[2].median_s, primary_before, "the table's time is the first one");
         assert_eq!(rows[3].wall.median, 8e-5);
-    }
-
-    #[test]
-    fn close_cases_are_near_ties_of_short_calls_among_those_asked() {
-        let rows = pairs(
-            "K",
-            &[
-                // A near-tie of short calls: close.
-                (1 << 18, 1.0e-4, 1.5e-4),
-                // Three times apart: not close.
-                (1 << 20, 1.0e-4, 3.0e-4),
-                // A near-tie of calls over a millisecond: not close.
-                (1 << 22, 2.0e-3, 3.0e-3),
-                // Close, but not among the cases asked for.
-                (1 << 24, 5.0e-4, 4.0e-4),
-            ],
-        );
-        let asked: BTreeSet<(String, usize)> =
-            [18, 20, 22].into_iter().map(|e| ("K".to_string(), 1usize << e)).collect();
-        let close: Vec<(String, usize)> = close_cases(&rows, &asked).into_iter().collect();
-        assert_eq!(close, vec![("K".to_string(), 1 << 18)]);
     }
 
     #[test]

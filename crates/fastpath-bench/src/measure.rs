@@ -59,19 +59,6 @@ impl TimingPolicy {
         budget_seconds: 0.03,
     };
 
-    /// `fastpath calibrate --quick` at the crossovers where the two backends are within
-    /// [`crate::calibrate::CLOSE_RATIO`] of each other: closer to the benchmark's policy,
-    /// whose walls routing regret is scored on. On an H100 host the quick policy's walls of
-    /// short GPU calls came out 1.1-1.35× (geomean) above the benchmark's, its CPU walls at
-    /// 2^20 1.04-1.16× above, so near-ties were decided on times the benchmark never saw.
-    pub const CONFIRM: TimingPolicy = TimingPolicy {
-        warmup_runs: 3,
-        warmup_seconds: 0.02,
-        min_reps: 5,
-        max_reps: 100,
-        budget_seconds: 0.05,
-    };
-
     /// Exactly `reps` measured repetitions (`--reps N`), keeping the warm-up.
     pub fn with_exact_reps(self, reps: usize) -> TimingPolicy {
         let reps = reps.max(1);

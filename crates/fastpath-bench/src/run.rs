@@ -920,7 +920,7 @@ pub fn confirm_regret(
         return Ok(());
     }
     let started = Instant::now();
-    let passes = crate::calibrate::remeasure(config, report, &todo, config.policy, None, progress)?;
+    let passes = crate::calibrate::remeasure(config, report, &todo, None, progress)?;
     report.meta.seconds += started.elapsed().as_secs_f64();
     let merged = crate::calibrate::merge_median(
         &mut report.rows,

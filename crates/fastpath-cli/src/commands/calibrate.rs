@@ -15,10 +15,8 @@ use crate::{CliError, GlobalOpts};
 on the GPU (data already on the device) at each size, the size from which the GPU wins, the \
 measured copy bandwidth and peak FLOP/s, the fixed cost of a GPU call and the host-device \
 transfer rates. The cases at each kernel's CPU/GPU crossover are measured twice more and the \
-median of the three kept, so one interrupted measurement cannot move the crossover; with \
---quick, the near-ties among them (backends within 2× of each other, calls under 1 ms) are \
-measured again with more repetitions and a longer warm-up, closer to `fastpath bench`. \
-Routing interpolates between the measured sizes; without a profile it falls back to a fixed rule (GPU from 2^20 \
+median of the three kept, so one interrupted measurement cannot move the crossover. Routing interpolates \
+between the measured sizes; without a profile it falls back to a fixed rule (GPU from 2^20 \
 elements on a hardware GPU).")]
 pub struct Args {
     /// Seven sizes (2^10..2^22, ×4 apart) and few repetitions: under a minute with a hardware
@@ -125,16 +123,8 @@ pub fn run(args: &Args, global: &GlobalOpts) -> Result<ExitCode, CliError> {
                 .collect();
             format!("crossovers moved: {}", list.join(", "))
         };
-        let close = if refinement.close > 0 {
-            format!(
-                "; {} near-ties of short calls (kernel × size) timed longer, as the benchmark does",
-                refinement.close
-            )
-        } else {
-            String::new()
-        };
         println!(
-            "crossovers re-measured: {} cases at the CPU/GPU boundaries measured twice more, the median of three kept ({} changed{close}); {moved}",
+            "crossovers re-measured: {} cases at the CPU/GPU boundaries measured twice more, the median of three kept ({} changed); {moved}",
             refinement.cases, refinement.changed
         );
     }
