@@ -554,8 +554,10 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
         }
         drop(cache);
         if let Some(gpu) = &gpu {
-            // Hand the size's buffers back before the next, larger size allocates.
+            // Hand the size's buffers back before the next, larger size allocates, and free
+            // them: no later case reuses them.
             let _ = gpu.synchronize();
+            gpu.release_cached_buffers();
         }
     }
 

@@ -608,6 +608,13 @@ impl Gpu {
     pub fn pool_stats(&self) -> crate::pool::PoolStats {
         self.storage_pool.stats()
     }
+
+    /// Destroys the buffers kept for reuse (storage and staging); returns the bytes released.
+    /// For callers that know the sizes they used are done, e.g. a benchmark moving to the
+    /// next size.
+    pub fn release_cached_buffers(&self) -> u64 {
+        self.storage_pool.trim_all() + self.staging_pool.trim_all()
+    }
 }
 
 /// The source with its parameter block declared as immediate data: the line

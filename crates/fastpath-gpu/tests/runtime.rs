@@ -192,6 +192,22 @@ fn buffers_are_reused_after_submission() {
     assert_eq!(g.pool_stats().free_buffers, 0, "the cached buffer was reused");
 }
 
+#[test]
+fn cached_buffers_can_be_released() {
+    let g = Gpu::new(GpuOptions::default()).unwrap();
+    drop(g.empty(DType::F32, vec![4096]).unwrap());
+    drop(g.empty(DType::F32, vec![1 << 16]).unwrap());
+    g.flush().unwrap();
+    let cached = g.pool_stats();
+    assert_eq!(cached.free_buffers, 2);
+    assert_eq!(g.release_cached_buffers(), cached.free_bytes);
+    let after = g.pool_stats();
+    assert_eq!((after.free_buffers, after.free_bytes), (0, 0));
+    // The pool keeps working: the next request makes a new buffer.
+    let c = g.upload(&[1.0f32, 2.0], DType::F32, vec![2]).unwrap();
+    assert_eq!(g.read::<f32>(&c).unwrap(), vec![1.0, 2.0]);
+}
+
 /// A timed region spanning a copy (which ends the compute pass) measures both passes, with
 /// encoder stamps and with per-pass stamps.
 #[test]

@@ -20,7 +20,7 @@ between the measured sizes; without a profile it falls back to a fixed rule (GPU
 elements on a hardware GPU).")]
 pub struct Args {
     /// Seven sizes (2^10..2^22, ×4 apart) and few repetitions: under a minute with a hardware
-    /// GPU (25 s on a 16-thread H200 host at 6ce8c4b), a few minutes with a software one such as lavapipe,
+    /// GPU (27-28 s on a 16-thread H100 host at c4c577c), a few minutes with a software one such as lavapipe,
     /// whose sorts take seconds per call (3.6 min on 2 cores at fa67410). The full calibration measures
     /// every power of two from 2^10 to 2^26.
     #[arg(long)]
