@@ -5,7 +5,15 @@
 //!
 //! * raw wgpu with everything prebuilt (the floor wgpu itself allows);
 //! * + a bind group created per call; + the parameter block written with `Queue::write_buffer`;
-//! * + error scopes; and fastpath's own `Gpu::dispatch` + `Gpu::synchronize`.
+//! * + error scopes; and fastpath's own `Gpu::dispatch` + `Gpu::synchronize`;
+//! * fastpath's path with `IDLE_BUFFERS` (default 4000) other buffers alive, as a long
+//!   benchmark process has in its buffer pool, and with the buffer cache full of large buffers.
+//!
+//! On the 2-core machine with lavapipe (2026-12-06, 500 calls, four runs): 4000 idle buffers
+//! alive: submit 19.7-20.4 µs against 10.7-16.3 (one run 43). With a cache full of 4 MiB
+//! buffers, the pool that destroyed the buffer just released (before 2026-12-06) created a
+//! buffer per call (record 5.8-7.1 µs against 3.1-3.9); evicting the oldest instead keeps
+//! the record at 3.1-3.8 µs.
 //!
 //! `cargo run --release -p fastpath-gpu --example call_overhead [-- CALLS]`. Prints the median
 //! and 90th percentile of each phase in µs. `ARENA=BYTES` sizes the raw paths' uniform buffer
@@ -88,6 +96,43 @@ struct Raw {
     spin: bool,
 }
 
+/// fastpath's path, `calls` times after 50 unmeasured: dispatch (record) → flush (submit) →
+/// synchronize (wait), with a fresh output each call.
+fn time_fastpath(
+    gpu: &Gpu,
+    pipeline: &fastpath_gpu::Pipeline,
+    x: &fastpath_gpu::GpuTensor,
+    params: &[u32; 4],
+    calls: usize,
+) -> Phases {
+    let mut fp = Phases::default();
+    for i in 0..calls + 50 {
+        let t0 = Instant::now();
+        let out = gpu.empty(DType::F32, vec![N as usize]).unwrap();
+        gpu.dispatch(&Dispatch {
+            pipeline,
+            params: bytemuck::bytes_of(params),
+            bindings: &[x.binding(), out.binding()],
+            workgroups: [N / 256, 1, 1],
+        })
+        .unwrap();
+        let t1 = Instant::now();
+        gpu.flush().unwrap();
+        let t2 = Instant::now();
+        gpu.synchronize().unwrap();
+        let t3 = Instant::now();
+        if i >= 50 {
+            fp.push([t0, t1, t2, t3]);
+        }
+        // The result is right (2x + 1), so the timings are of real work.
+        if i == 0 {
+            let y: Vec<f32> = gpu.read(&out).unwrap();
+            assert!(y.iter().enumerate().all(|(i, &v)| v == 2.0 * i as f32 + 1.0));
+        }
+    }
+    fp
+}
+
 fn main() {
     let calls: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let params: [u32; 4] = [N, 2f32.to_bits(), 1f32.to_bits(), 0];
@@ -125,32 +170,39 @@ fn main() {
             continue; // no immediates on this device: the first pass already was the arena
         }
         names.push(name);
-        let mut fp = Phases::default();
-        for i in 0..calls + 50 {
-            let t0 = Instant::now();
-            let out = gpu.empty(DType::F32, vec![N as usize]).unwrap();
-            gpu.dispatch(&Dispatch {
-                pipeline: &pipeline,
-                params: bytemuck::bytes_of(&params),
-                bindings: &[x.binding(), out.binding()],
-                workgroups: [N / 256, 1, 1],
-            })
-            .unwrap();
-            let t1 = Instant::now();
-            gpu.flush().unwrap();
-            let t2 = Instant::now();
+        time_fastpath(&gpu, &pipeline, &x, &params, calls).print(name);
+        if use_immediates {
+            // The same calls with many idle buffers alive, as a long benchmark process has in
+            // its buffer pool: does a call's host-side cost grow with them?
+            let idle: usize =
+                std::env::var("IDLE_BUFFERS").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
+            let alive: Vec<_> =
+                (0..idle).map(|i| gpu.empty(DType::F32, vec![1024 << (i % 8)]).unwrap()).collect();
             gpu.synchronize().unwrap();
-            let t3 = Instant::now();
-            if i >= 50 {
-                fp.push([t0, t1, t2, t3]);
-            }
-            // The result is right (2x + 1), so the timings are of real work.
-            if i == 0 {
-                let y: Vec<f32> = gpu.read(&out).unwrap();
-                assert!(y.iter().enumerate().all(|(i, &v)| v == 2.0 * i as f32 + 1.0));
-            }
+            let label = format!("{name}, {idle} idle buffers alive");
+            time_fastpath(&gpu, &pipeline, &x, &params, calls).print(&label);
+            drop(alive);
+            // And with the buffer cache full of large buffers from an earlier phase (a 64 MiB
+            // cache here, 4 GiB by default): the pool must make room for the calls' outputs.
+            let gpu = Gpu::new(GpuOptions { pool_cache_bytes: 64 << 20, ..Default::default() })
+                .expect("a GPU adapter");
+            let pipeline = gpu
+                .pipeline(&ShaderSpec {
+                    label: "axpb",
+                    source: SHADER,
+                    entry: "main",
+                    storage: &[Access::ReadOnly, Access::ReadWrite],
+                    constants: &[],
+                })
+                .unwrap();
+            let x = gpu.upload(&data, DType::F32, vec![N as usize]).unwrap();
+            let big: Vec<_> =
+                (0..16).map(|_| gpu.empty(DType::U8, vec![4 << 20]).unwrap()).collect();
+            drop(big);
+            gpu.synchronize().unwrap();
+            time_fastpath(&gpu, &pipeline, &x, &params, calls)
+                .print(&format!("{name}, cache full of 4 MiB buffers"));
         }
-        fp.print(name);
     }
 
     // The raw paths bind the parameter block as a uniform, so they use a device without

@@ -12,8 +12,13 @@
 //! dropped buffer goes to `pending` and becomes reusable only when the batch is submitted
 //! ([`BufferPool::release_pending`], called right after every submit). From then on queue
 //! order (with the barriers wgpu inserts) protects it.
+//!
+//! **Eviction.** When the cached bytes would pass the cap, the least recently released
+//! buffers are destroyed to make room. Destroying the buffer just released instead (what the
+//! pool did first) let a cache full of large buffers from an earlier phase turn every small
+//! call into a fresh allocation and a destruction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::GpuError;
@@ -42,11 +47,47 @@ pub struct BufferPool {
 
 #[derive(Default)]
 struct PoolState {
-    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    /// Size class → cached buffers with their release stamps, oldest first.
+    free: HashMap<u64, Vec<(u64, wgpu::Buffer)>>,
+    /// Release stamp → size class of every cached buffer, for evicting the oldest.
+    by_age: BTreeMap<u64, u64>,
+    next_stamp: u64,
     free_bytes: u64,
     pending: Vec<(u64, wgpu::Buffer)>,
-    /// Cached (free) bytes above which released buffers are destroyed instead of kept.
+    /// Most bytes kept cached; the oldest buffers are destroyed to stay under it.
     cap_bytes: u64,
+}
+
+impl PoolState {
+    /// Caches `buf` (of size class `class`), evicting the least recently released buffers
+    /// while the cache would pass its cap. A buffer larger than the cap is destroyed.
+    fn cache(&mut self, class: u64, buf: wgpu::Buffer) {
+        if class > self.cap_bytes {
+            buf.destroy();
+            return;
+        }
+        while self.free_bytes + class > self.cap_bytes {
+            let Some((stamp, oldest)) = self.by_age.pop_first() else { break };
+            let list = self.free.get_mut(&oldest).expect("an aged entry has a list");
+            let (first, evicted) = list.remove(0);
+            debug_assert_eq!(first, stamp, "a class's list is in release order");
+            evicted.destroy();
+            self.free_bytes -= oldest;
+        }
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        self.by_age.insert(stamp, class);
+        self.free.entry(class).or_default().push((stamp, buf));
+        self.free_bytes += class;
+    }
+
+    /// The most recently released cached buffer of `class`, if any.
+    fn take(&mut self, class: u64) -> Option<wgpu::Buffer> {
+        let (stamp, buf) = self.free.get_mut(&class)?.pop()?;
+        self.by_age.remove(&stamp);
+        self.free_bytes -= class;
+        Some(buf)
+    }
 }
 
 /// Counters for reports and tests.
@@ -90,8 +131,7 @@ impl BufferPool {
         let class = class.min(self.max_buffer_bytes);
         {
             let mut st = self.state.lock().unwrap();
-            if let Some(buf) = st.free.get_mut(&class).and_then(Vec::pop) {
-                st.free_bytes -= class;
+            if let Some(buf) = st.take(class) {
                 return Ok(PooledBuffer { buffer: Some(buf), class, pool: self.clone() });
             }
         }
@@ -126,12 +166,7 @@ impl BufferPool {
         let mut st = self.state.lock().unwrap();
         let pending = std::mem::take(&mut st.pending);
         for (class, buf) in pending {
-            if st.free_bytes + class > st.cap_bytes {
-                buf.destroy();
-                continue;
-            }
-            st.free_bytes += class;
-            st.free.entry(class).or_default().push(buf);
+            st.cache(class, buf);
         }
     }
 
@@ -140,10 +175,11 @@ impl BufferPool {
         let mut st = self.state.lock().unwrap();
         let released = st.free_bytes;
         for (_, bufs) in st.free.drain() {
-            for b in bufs {
+            for (_, b) in bufs {
                 b.destroy();
             }
         }
+        st.by_age.clear();
         st.free_bytes = 0;
         released
     }
@@ -151,7 +187,7 @@ impl BufferPool {
     pub fn stats(&self) -> PoolStats {
         let st = self.state.lock().unwrap();
         PoolStats {
-            free_buffers: st.free.values().map(Vec::len).sum(),
+            free_buffers: st.by_age.len(),
             free_bytes: st.free_bytes,
             pending_buffers: st.pending.len(),
         }

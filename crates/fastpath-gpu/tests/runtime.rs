@@ -192,6 +192,29 @@ fn buffers_are_reused_after_submission() {
     assert_eq!(g.pool_stats().free_buffers, 0, "the cached buffer was reused");
 }
 
+/// A full cache makes room by destroying its oldest buffers, not the one just released: a
+/// cache full of an earlier phase's buffers must not turn every later call into a fresh
+/// allocation.
+#[test]
+fn a_full_cache_evicts_its_oldest_buffers() {
+    let g = Gpu::new(GpuOptions { pool_cache_bytes: 64 << 10, ..Default::default() }).unwrap();
+    let release = |bytes: usize| {
+        drop(g.empty(DType::U8, vec![bytes]).unwrap());
+        g.flush().unwrap();
+    };
+    release(48 << 10);
+    release(16 << 10);
+    assert_eq!((g.pool_stats().free_buffers, g.pool_stats().free_bytes), (2, 64 << 10));
+    // 32 KiB more passes the 64 KiB cap: the oldest (48 KiB) goes, the newest stays.
+    release(32 << 10);
+    assert_eq!((g.pool_stats().free_buffers, g.pool_stats().free_bytes), (2, 48 << 10));
+    let _hit = g.empty(DType::U8, vec![32 << 10]).unwrap();
+    assert_eq!(g.pool_stats().free_bytes, 16 << 10, "the 32 KiB buffer was kept and reused");
+    // A buffer larger than the whole cap is never cached.
+    release(128 << 10);
+    assert_eq!(g.pool_stats().free_bytes, 16 << 10);
+}
+
 #[test]
 fn cached_buffers_can_be_released() {
     let g = Gpu::new(GpuOptions::default()).unwrap();
