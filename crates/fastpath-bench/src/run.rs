@@ -529,6 +529,15 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<Report, 
             }
         }
         if let Some(gpu) = &gpu {
+            // Every input's device copies first, as the host copies were: a case's timing then
+            // never starts right behind an upload of up to 256 MiB and the driver's work of
+            // retiring its staging memory. A failed upload is left for its case to report.
+            for (_, plan, _, rotation) in &planned {
+                for i in 0..plan.inputs.len() {
+                    let _ = cache.device_copies(gpu, plan, i, *rotation);
+                }
+            }
+            let _ = gpu.synchronize();
             for (i, (kernel, plan, cost, rotation)) in planned.iter().enumerate() {
                 let kernel = *kernel;
                 progress.begin(&case_label(kernel, n, Backend::Gpu));
