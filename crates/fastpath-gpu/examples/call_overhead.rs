@@ -137,9 +137,8 @@ fn main() {
     let calls: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let params: [u32; 4] = [N, 2f32.to_bits(), 1f32.to_bits(), 0];
     let data: Vec<f32> = (0..N).map(|i| i as f32).collect();
-    let open = |use_immediates: bool| {
-        let gpu =
-            Gpu::new(GpuOptions { use_immediates, ..Default::default() }).expect("a GPU adapter");
+    let open_with = |options: GpuOptions| {
+        let gpu = Gpu::new(options).expect("a GPU adapter");
         let pipeline = gpu
             .pipeline(&ShaderSpec {
                 label: "axpb",
@@ -152,6 +151,8 @@ fn main() {
         let x = gpu.upload(&data, DType::F32, vec![N as usize]).unwrap();
         (gpu, pipeline, x)
     };
+    let open =
+        |use_immediates: bool| open_with(GpuOptions { use_immediates, ..Default::default() });
 
     // fastpath's path: dispatch (record) → flush (submit) → synchronize (wait), with the
     // parameter block as immediate data where the device offers it, then in the uniform arena.
@@ -184,18 +185,8 @@ fn main() {
             drop(alive);
             // And with the buffer cache full of large buffers from an earlier phase (a 64 MiB
             // cache here, 4 GiB by default): the pool must make room for the calls' outputs.
-            let gpu = Gpu::new(GpuOptions { pool_cache_bytes: 64 << 20, ..Default::default() })
-                .expect("a GPU adapter");
-            let pipeline = gpu
-                .pipeline(&ShaderSpec {
-                    label: "axpb",
-                    source: SHADER,
-                    entry: "main",
-                    storage: &[Access::ReadOnly, Access::ReadWrite],
-                    constants: &[],
-                })
-                .unwrap();
-            let x = gpu.upload(&data, DType::F32, vec![N as usize]).unwrap();
+            let (gpu, pipeline, x) =
+                open_with(GpuOptions { pool_cache_bytes: 64 << 20, ..Default::default() });
             let big: Vec<_> =
                 (0..16).map(|_| gpu.empty(DType::U8, vec![4 << 20]).unwrap()).collect();
             drop(big);
