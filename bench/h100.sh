@@ -16,6 +16,11 @@
 #   bench/h100.sh bench      # ~4-6 min: 2^10..2^26 (x4), peers torch,cupy,mlx, --regret
 #   bench/h100.sh            # calibrate then bench (~8-10 min; split it when a command may
 #                            # not run longer than 10 minutes)
+#   bench/h100.sh regret     # ~5 min: the routing-regret check of BENCHMARKS.md: a quick
+#                            # calibration (with --report), the 2^20 reductions benchmarked
+#                            # right after it (do its GPU walls match?), then two regret runs
+#                            # at 2^14,2^20,2^26 scored with that profile; all packed into
+#                            # $OUT/regret.tgz after each step (the reply returns few files)
 #
 # `bench` scores `auto` with $OUT/h100-profile.json when a calibration ran in the same call,
 # else with $PROFILE if given, else with the fallback rule (the report says which).
@@ -23,7 +28,8 @@
 # Environment: OUT (output folder; the device machine sets it), FASTPATH (binary, default
 # target/release/fastpath), FASTPATH_PYTHON (default python3), ADAPTER (--adapter, default:
 # the discrete GPU), FASTPATH_COMMIT (the commit measured; the copied tree has no .git),
-# SIZES (default 2^10..2^26), PROFILE.
+# SIZES (default 2^10..2^26), PROFILE; for `regret`: CAL_SIZES (default: the quick ladder),
+# REGRET_SIZES (default 2^14,2^20,2^26).
 # MLX: the machine has no internet; wheels carried in .whl/ (e.g. the mlx-cuda-13 ones) are
 # installed into a throwaway venv that also sees the system's torch and cupy. Without them
 # mlx is listed as a missing peer.
@@ -95,11 +101,35 @@ bench() {
   grep -E '^(CPU:|cpu:|gpu:|peers:|missing peer|geomean|below target|crossover|regret|peer )' "$OUT/bench.txt" || true
 }
 
+# Kernels whose CPU and GPU walls are near-ties at 2^20 on the H100 host.
+ISO_KERNELS=REDUCE_SUM,REDUCE_MAX,REDUCE_MEAN,REDUCE_L2,REDUCE_ARGMAX,REDUCE_STDDEV,MAP_ABS,MAP_REDUCE_ABS_SUM
+
+regret() {
+  local dir="$OUT/regret" cal_sizes=()
+  mkdir -p "$dir"
+  [ -n "${CAL_SIZES:-}" ] && cal_sizes=(--sizes "$CAL_SIZES")
+  pack() { tar -C "$OUT" -czf "$OUT/regret.tgz" regret; }
+  "$FASTPATH" ${ADAPTER_ARGS[@]+"${ADAPTER_ARGS[@]}"} calibrate --quick ${cal_sizes[@]+"${cal_sizes[@]}"} \
+    --out "$dir/profile.json" --report "$dir/calibration.json" > "$dir/calibrate.txt"
+  grep -E '^(crossovers|fixed costs)' "$dir/calibrate.txt" || true
+  "$FASTPATH" ${ADAPTER_ARGS[@]+"${ADAPTER_ARGS[@]}"} bench --kernels "$ISO_KERNELS" --sizes 2^20 \
+    --json "$dir/iso.json" > /dev/null
+  pack
+  for run in a b; do
+    "$FASTPATH" ${ADAPTER_ARGS[@]+"${ADAPTER_ARGS[@]}"} bench --sizes "${REGRET_SIZES:-2^14,2^20,2^26}" \
+      --regret --profile "$dir/profile.json" --json "$dir/regret-$run.json" \
+      --markdown "$dir/regret-$run.md" > /dev/null
+    echo "regret run $run:"; grep -E '^\| auto' "$dir/regret-$run.md" || true
+    pack
+  done
+}
+
 case "$PHASE" in
   smoke) require_gpu; smoke ;;
   calibrate) require_gpu; calibrate ;;
   bench) require_gpu; bench ;;
+  regret) require_gpu; regret ;;
   all) require_gpu; calibrate; bench ;;
-  *) echo "usage: bench/h100.sh [smoke|calibrate|bench|all]" >&2; exit 2 ;;
+  *) echo "usage: bench/h100.sh [smoke|calibrate|bench|regret|all]" >&2; exit 2 ;;
 esac
 echo "outputs in $OUT:"; ls -l "$OUT"
