@@ -137,18 +137,20 @@ pub fn merge_median(rows: &mut [Row], passes: &[Vec<Row>], scope: MergeScope) ->
             continue;
         }
         let first = row.clone();
-        let mut candidates: Vec<&Row> = std::iter::once(&first).chain(again).collect();
+        let candidates: Vec<&Row> = std::iter::once(&first).chain(again).collect();
         let walls_s: Vec<f64> = candidates.iter().map(|r| r.wall.median).collect();
-        candidates.sort_by(|a, b| a.wall.median.total_cmp(&b.wall.median));
-        let chosen = candidates[(candidates.len() - 1) / 2];
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by(|&a, &b| walls_s[a].total_cmp(&walls_s[b]));
+        let kept = order[(order.len() - 1) / 2];
+        let chosen = candidates[kept];
         merged.push(Remeasured {
             kernel: row.kernel.clone(),
             n: row.n,
             backend: row.backend,
             walls_s,
-            kept_s: chosen.wall.median,
+            kept,
         });
-        if std::ptr::eq(chosen, &first) {
+        if kept == 0 {
             continue;
         }
         row.wall = chosen.wall;
@@ -374,7 +376,7 @@ mod tests {
         assert_eq!(merged.len(), 2);
         assert_eq!(merged.iter().filter(|m| m.changed()).count(), 1);
         assert_eq!(merged[0].walls_s, vec![7e-4, 1.2e-4, 1e-4]);
-        assert_eq!(merged[0].kept_s, 1.2e-4);
+        assert_eq!(merged[0].kept, 1, "the first re-measurement, 1.2e-4");
         let cpu_2_20 = &rows[2];
         assert_eq!((cpu_2_20.n, cpu_2_20.backend), (1 << 20, Backend::Cpu));
         // CPU: 7e-4, 1.2e-4, 1e-4 → the median 1.2e-4, not the fastest.

@@ -184,14 +184,14 @@ pub struct Remeasured {
     pub backend: Backend,
     /// Median wall of each measurement, the first measurement first.
     pub walls_s: Vec<f64>,
-    /// The one kept: the median of `walls_s`.
-    pub kept_s: f64,
+    /// Index in `walls_s` of the measurement kept (the median of them).
+    pub kept: usize,
 }
 
 impl Remeasured {
     /// Whether a re-measurement replaced the first measurement.
     pub fn changed(&self) -> bool {
-        self.walls_s.first() != Some(&self.kept_s)
+        self.kept != 0
     }
 }
 

@@ -250,8 +250,8 @@ impl SizeCache {
             v.push(g.generate(shape));
         }
         if v.len() < copies {
-            // In parallel: at 2^20 elements this is 63 copies of 4 MiB into fresh pages, a
-            // tenth of a second on one thread of a server, once per input and pass.
+            // In parallel: at 2^20 elements this is 63 copies of 4 MiB into fresh pages, once
+            // per input and pass, and every core can fault in and fill its share.
             let original = &v[0];
             let more: Vec<HostArray> =
                 (v.len()..copies).into_par_iter().map(|_| original.clone()).collect();
@@ -299,7 +299,7 @@ impl SizeCache {
 
 /// Warm-up of the first case of each size on each backend, which follows input generation
 /// or the other backend's block: as long as the benchmark's per-case warm-up.
-pub const BLOCK_WARMUP_SECONDS: f64 = 0.1;
+pub const BLOCK_WARMUP_SECONDS: f64 = TimingPolicy::BENCH.warmup_seconds;
 
 /// The progress label of one case.
 fn case_label(kernel: &dyn Kernel, n: usize, backend: Backend) -> String {
@@ -1046,23 +1046,20 @@ mod tests {
         }
     }
 
-    /// Each size is timed backend by backend (every CPU case, then every GPU case), and a
-    /// re-measurement pass given the first pass's GPU measures on that device.
-    #[test]
-    fn cases_are_timed_backend_by_backend_and_passes_share_the_gpu() {
-        let kernels: Vec<&'static dyn Kernel> = ["REDUCE_SUM", "MAP_RELU"]
-            .into_iter()
-            .map(|id| fastpath_kernels::kernel(id).unwrap())
-            .collect();
-        let mut config = BenchConfig {
-            kernels,
+    /// REDUCE_SUM and MAP_RELU at 2^10 and 2^12, no ceilings, `gpu` as asked.
+    fn two_kernel_config(gpu: bool, reps: usize) -> BenchConfig {
+        BenchConfig {
+            kernels: ["REDUCE_SUM", "MAP_RELU"]
+                .into_iter()
+                .map(|id| fastpath_kernels::kernel(id).unwrap())
+                .collect(),
             sizes: vec![1024, 4096],
             cpu: true,
-            gpu: true,
+            gpu,
             gpu_required: false,
             adapter: None,
             peers: Vec::new(),
-            policy: TimingPolicy::QUICK.with_exact_reps(2),
+            policy: TimingPolicy::QUICK.with_exact_reps(reps),
             run_budget_seconds: None,
             regret: None,
             measure_transfer: false,
@@ -1070,7 +1067,14 @@ mod tests {
             only_cases: None,
             gpu_device: None,
             command: "test".into(),
-        };
+        }
+    }
+
+    /// Each size is timed backend by backend (every CPU case, then every GPU case), and a
+    /// re-measurement pass given the first pass's GPU measures on that device.
+    #[test]
+    fn cases_are_timed_backend_by_backend_and_passes_share_the_gpu() {
+        let mut config = two_kernel_config(true, 2);
         let mut order = Order::default();
         let report = run(&config, &mut order).unwrap();
         let gpu = report.device.clone();
@@ -1104,26 +1108,9 @@ mod tests {
     /// Calibration's second pass: only the listed cases, no ceilings, no GPU needed.
     #[test]
     fn only_cases_measures_just_those_and_skips_the_ceilings() {
-        let kernels: Vec<&'static dyn Kernel> = ["REDUCE_SUM", "MAP_RELU"]
-            .into_iter()
-            .map(|id| fastpath_kernels::kernel(id).unwrap())
-            .collect();
         let config = BenchConfig {
-            kernels,
-            sizes: vec![1024, 4096],
-            cpu: true,
-            gpu: false,
-            gpu_required: false,
-            adapter: None,
-            peers: Vec::new(),
-            policy: TimingPolicy::QUICK.with_exact_reps(3),
-            run_budget_seconds: None,
-            regret: None,
-            measure_transfer: false,
-            measure_ceilings: false,
             only_cases: Some([("MAP_RELU".to_string(), 4096)].into_iter().collect()),
-            gpu_device: None,
-            command: "test".into(),
+            ..two_kernel_config(false, 3)
         };
         let report = run(&config, &mut Silent).unwrap();
         let cases: Vec<(&str, usize, Backend)> =

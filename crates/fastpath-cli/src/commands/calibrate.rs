@@ -15,14 +15,14 @@ use crate::{CliError, GlobalOpts};
 on the GPU (data already on the device) at each size, the size from which the GPU wins, the \
 measured copy bandwidth and peak FLOP/s, the fixed cost of a GPU call and the host-device \
 transfer rates. The cases at each kernel's CPU/GPU crossover are measured twice more and the \
-median of the three kept, so one interrupted measurement cannot move the crossover. Routing interpolates \
-between the measured sizes; without a profile it falls back to a fixed rule (GPU from 2^20 \
-elements on a hardware GPU).")]
+median of the three kept, so one interrupted measurement cannot move the crossover. Routing \
+interpolates between the measured sizes; without a profile it falls back to a fixed rule (GPU \
+from 2^20 elements on a hardware GPU).")]
 pub struct Args {
     /// Seven sizes (2^10..2^22, ×4 apart) and few repetitions: under a minute with a hardware
-    /// GPU (27-28 s on a 16-thread H100 host at c4c577c), a few minutes with a software one such as lavapipe,
-    /// whose sorts take seconds per call (3.6 min on 2 cores at fa67410). The full calibration measures
-    /// every power of two from 2^10 to 2^26.
+    /// GPU (27-28 s on a 16-thread H100 host at c4c577c), a few minutes with a software one
+    /// such as lavapipe, whose sorts take seconds per call (3.4 min on 2 cores at 44b4bbc).
+    /// The full calibration measures every power of two from 2^10 to 2^26.
     #[arg(long)]
     pub quick: bool,
     /// Where to write the profile (default: profile.json in the user cache directory,
