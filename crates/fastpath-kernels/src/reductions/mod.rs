@@ -527,19 +527,25 @@ impl Kernel for ReduceHistogram {
     fn cpu(&self, inputs: &[&HostArray], params: &Params) -> Result<Vec<HostArray>, KernelError> {
         let x = inputs[0].f32s();
         let (lo, hi) = histogram_range(params);
-        let edges = histogram::edges(lo, hi);
-        let scale = 256.0 / (hi - lo);
-        let counts = cpu::reduce_ranges(
+        let binner = histogram::Binner::new(lo, hi, &histogram::edges(lo, hi));
+        let mut counts = cpu::reduce_ranges(
             x.len(),
-            vec![0u32; HISTOGRAM_BINS],
+            vec![0u32; HISTOGRAM_BINS + 1],
             |s, n| {
-                let mut local = vec![0u32; HISTOGRAM_BINS];
-                for &v in &x[s..s + n] {
-                    if v >= lo && v <= hi {
-                        local[histogram::bin_with_edges(v, lo, scale, &edges)] += 1;
+                // Four interleaved sub-histograms: consecutive values that share a bin (the
+                // spare bin takes every out-of-range value) would otherwise chain their
+                // read-modify-writes of one counter.
+                let mut local = [[0u32; HISTOGRAM_BINS + 1]; 4];
+                let mut quads = x[s..s + n].chunks_exact(4);
+                for q in &mut quads {
+                    for (sub, &v) in local.iter_mut().zip(q) {
+                        sub[binner.bin(v)] += 1;
                     }
                 }
-                local
+                for &v in quads.remainder() {
+                    local[0][binner.bin(v)] += 1;
+                }
+                (0..=HISTOGRAM_BINS).map(|b| local.iter().map(|sub| sub[b]).sum()).collect()
             },
             |mut a, b| {
                 for (x, y) in a.iter_mut().zip(b) {
@@ -548,6 +554,7 @@ impl Kernel for ReduceHistogram {
                 a
             },
         );
+        counts.truncate(HISTOGRAM_BINS); // drop the spare bin of uncounted values
         Ok(vec![HostArray::vec_u32(counts)])
     }
 
