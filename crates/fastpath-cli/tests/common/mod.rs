@@ -34,9 +34,19 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// Writes `text` to `name` in [`temp_dir`]`(tag)` and returns the path.
+///
+/// Tests run in parallel and several write the same fixture (e.g. `healthy.json`) while a
+/// `fastpath` started by another test reads it: a plain write truncates the file first, and
+/// that reader once saw it empty. So the text goes to a file of this call's own and is renamed
+/// over `name`, which readers see whole, old or new.
 pub fn temp_file(tag: &str, name: &str, text: &str) -> String {
-    let path = temp_dir(tag).join(name);
-    std::fs::write(&path, text).unwrap();
+    static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = temp_dir(tag);
+    let path = dir.join(name);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = dir.join(format!(".{name}.{n}.partial"));
+    std::fs::write(&partial, text).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
     path.display().to_string()
 }
 
