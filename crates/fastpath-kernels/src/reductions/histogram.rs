@@ -200,6 +200,10 @@ impl Binner {
     pub(crate) const SPARE: usize = 256;
     /// How far from an integer t must be for its truncation to be trusted.
     const MARGIN: f32 = 1.0 / 1024.0;
+    /// 1.5 · 2^23: t − 0.5 + ROUNDER stays within [2^23, 2^24) for every t here.
+    const ROUNDER: f32 = 12_582_912.0;
+    /// Values binned together before their counters are bumped (a multiple of four).
+    const BLOCK: usize = 64;
 
     pub(crate) fn new(lo: f32, hi: f32, edges: &[f32]) -> Binner {
         let mut padded = [f32::INFINITY; 257];
@@ -225,6 +229,71 @@ impl Binner {
             return self.bin_from_edges(x);
         }
         if in_range { b as usize } else { Self::SPARE }
+    }
+
+    /// Counts `xs` into `counts` (four interleaved sub-histograms of 256 bins and the spare
+    /// bin; value i goes to sub-histogram i % 4, so that consecutive values sharing a bin —
+    /// the spare one takes every value out of range — do not chain their read-modify-writes).
+    ///
+    /// Works in blocks of [`Binner::BLOCK`]: a loop without data-dependent branches or table
+    /// look-ups computes every value's bin and whether it is trusted (the compiler vectorises
+    /// it), the few untrusted values are fixed from the exact edges, then the counters are
+    /// bumped. The same bins as [`Binner::bin`] for each value, 1.6× as fast (2-core EPYC).
+    pub(crate) fn count(&self, xs: &[f32], counts: &mut [[u32; 257]; 4]) {
+        if !self.fast {
+            for (i, &x) in xs.iter().enumerate() {
+                counts[i % 4][self.bin(x)] += 1;
+            }
+            return;
+        }
+        let mut blocks = xs.chunks_exact(Self::BLOCK);
+        // Compiled for the baseline only: inside `with_widest_simd`'s AVX2 function LLVM chose
+        // a scalar, branching loop (2.6× slower on the 2-core EPYC).
+        for block in &mut blocks {
+            let block: &[f32; Self::BLOCK] = block.try_into().expect("chunks_exact");
+            self.count_block(block, counts);
+        }
+        for (i, &x) in blocks.remainder().iter().enumerate() {
+            counts[i % 4][self.bin(x)] += 1;
+        }
+    }
+
+    /// One block of [`Binner::count`]: bins and trust computed in a loop the compiler can
+    /// vectorise (fixed length, selects instead of branches), then the rare fix-ups, then the
+    /// counters.
+    #[inline(always)]
+    fn count_block(&self, block: &[f32; Self::BLOCK], counts: &mut [[u32; 257]; 4]) {
+        let mut bins = [0u32; Self::BLOCK];
+        let mut untrusted = [0u32; Self::BLOCK];
+        for i in 0..Self::BLOCK {
+            let x = block[i];
+            let in_range = (x >= self.lo) & (x <= self.hi);
+            // Out of range: a t that is trusted and lands nowhere (the bin is replaced).
+            let t = if in_range { (x - self.lo) * self.scale } else { 0.5 };
+            // floor(t) without a float → int conversion (SSE2 has no saturating one, and
+            // Rust's `as` must saturate, so the loop would not vectorise): every float in
+            // [2^23, 2^24) is an integer, so adding ROUNDER rounds t − 0.5 to the nearest
+            // integer, which is floor(t) unless t is an integer itself — and then frac comes
+            // out 0 or 1, which is untrusted below. t − 0.5 is exact for t ≥ 0.25; below, a
+            // rounding of it still lands on 0.
+            let y = (t - 0.5) + Self::ROUNDER;
+            let floor = y - Self::ROUNDER;
+            let b = y.to_bits().wrapping_sub(Self::ROUNDER.to_bits());
+            let frac = t - floor; // exact: floor ≤ t ≤ floor + 1
+            let trusted = ((frac - 0.5).abs() <= 0.5 - Self::MARGIN) & (t < 256.0);
+            untrusted[i] = !trusted as u32;
+            bins[i] = if in_range { b } else { Self::SPARE as u32 };
+        }
+        if untrusted.iter().fold(0, |a, &u| a | u) != 0 {
+            for i in 0..Self::BLOCK {
+                if untrusted[i] != 0 {
+                    bins[i] = self.bin_from_edges(block[i]) as u32;
+                }
+            }
+        }
+        for i in 0..Self::BLOCK {
+            counts[i % 4][(bins[i] as usize).min(Self::SPARE)] += 1;
+        }
     }
 
     /// The bin of an in-range x from the exact edges: an f32 estimate, corrected by one
@@ -380,14 +449,28 @@ mod tests {
                 let x = lo as f64 + (hi as f64 - lo as f64) * (1.4 * u - 0.2);
                 values.push(x as f32);
             }
-            for x in values {
+            let mut expected_counts = [0u32; 257];
+            for &x in &values {
                 let expected = if x >= lo && x <= hi {
                     exact_bin(x, lo, hi).min(255) as usize
                 } else {
                     Binner::SPARE
                 };
                 assert_eq!(binner.bin(x), expected, "({lo}, {hi}) x={x:e}");
+                expected_counts[expected] += 1;
             }
+            // The blocked counting loop, on lengths that end mid-block too.
+            for len in [values.len(), values.len() - 37, 3] {
+                let mut sub = [[0u32; 257]; 4];
+                binner.count(&values[..len], &mut sub);
+                let mut expected = [0u32; 257];
+                for &x in &values[..len] {
+                    expected[binner.bin(x)] += 1;
+                }
+                let counted: Vec<u32> = (0..257).map(|b| sub.iter().map(|s| s[b]).sum()).collect();
+                assert_eq!(counted, expected.to_vec(), "({lo}, {hi}) count() over {len} values");
+            }
+            assert_eq!(expected_counts.iter().sum::<u32>() as usize, values.len());
         }
     }
 
