@@ -3,9 +3,11 @@
 //! The contract's bin of x is trunc((x - lo) * 256 / (hi - lo)) evaluated on the real numbers
 //! the f32 inputs stand for. Evaluated in f32 (or with a GPU's 2.5-ulp division) it lands in
 //! the neighbouring bin for values within a few ulps of a boundary, and counts must be
-//! bit-exact. So the host finds, once per call, the 256 boundaries as f32 values — edge[k]
-//! is the smallest f32 whose exact bin is at least k — using an exact sign test, and both
-//! backends place x by comparing it with the edges (an f32 estimate picks where to look).
+//! bit-exact. So the host finds the 256 boundaries as f32 values — edge[k] is the smallest f32
+//! whose exact bin is at least k — using an exact sign test (once per range: they are
+//! remembered), and both backends place x by comparing it with the edges (an f32 estimate
+//! picks where to look). The CPU skips the comparison where the estimate is provably right
+//! ([`Binner`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -173,7 +175,7 @@ fn compute_edges(lo: f32, hi: f32) -> Vec<f32> {
     out
 }
 
-/// Places values into bins on the CPU: exactly, in about a dozen instructions per value.
+/// Places values into bins on the CPU, exactly, mostly by float arithmetic alone.
 ///
 /// Fast path: t = (x − lo)·scale in f32 is within a relative 4u (u = 2⁻²⁴: one rounding each
 /// in x − lo, hi − lo, 256 / (hi − lo) and the product) of the exact t, so for t < 256 within
@@ -216,19 +218,34 @@ impl Binner {
     /// x's bin, or [`Binner::SPARE`] for a value out of range or NaN.
     #[inline(always)]
     pub(crate) fn bin(&self, x: f32) -> usize {
-        let in_range = (x >= self.lo) & (x <= self.hi);
-        let t = (x - self.lo) * self.scale;
-        // A saturating cast (NaN → 0): for in-range x, t ≥ 0 and truncation is floor, without
-        // a libm `floorf` call per value (x86-64's baseline has no rounding instruction).
-        let b = t as u32;
-        let frac = t - b as f32; // exact: b ≤ t < b + 1 and t < 2²⁴
-        // frac within [MARGIN, 1 − MARGIN], in one comparison (frac − 0.5 rounds monotonically).
-        let away_from_integers = (frac - 0.5).abs() <= 0.5 - Self::MARGIN;
-        let trusted = self.fast & (t < 256.0) & away_from_integers;
-        if in_range & !trusted {
+        let (b, in_range, trusted) = self.estimate(x);
+        if in_range & !(trusted & self.fast) {
             return self.bin_from_edges(x);
         }
         if in_range { b as usize } else { Self::SPARE }
+    }
+
+    /// The fast path's estimate of x's bin: (floor(t), whether x is in range, whether floor(t)
+    /// is trusted to be the exact bin — given [`Binner::fast`]). Float arithmetic only, no
+    /// branches and no table look-ups, so a loop of it vectorises.
+    #[inline(always)]
+    fn estimate(&self, x: f32) -> (u32, bool, bool) {
+        let in_range = (x >= self.lo) & (x <= self.hi);
+        // Out of range: a t that is trusted and lands nowhere (callers replace the bin).
+        let t = if in_range { (x - self.lo) * self.scale } else { 0.5 };
+        // floor(t) without a float → int conversion (SSE2 has no saturating one, and Rust's
+        // `as` must saturate, so a loop would not vectorise): every float in [2^23, 2^24) is
+        // an integer, so adding ROUNDER rounds t − 0.5 to the nearest integer, which is
+        // floor(t) unless t is an integer itself — and then frac comes out 0 or 1, which is
+        // untrusted below. t − 0.5 is exact for t ≥ 0.25; below, a rounding of it still lands
+        // on 0. (No libm `floorf` call either: x86-64's baseline has no rounding instruction.)
+        let y = (t - 0.5) + Self::ROUNDER;
+        let floor = y - Self::ROUNDER;
+        let b = y.to_bits().wrapping_sub(Self::ROUNDER.to_bits());
+        let frac = t - floor; // exact: floor ≤ t ≤ floor + 1
+        // frac within [MARGIN, 1 − MARGIN], in one comparison (frac − 0.5 rounds monotonically).
+        let trusted = ((frac - 0.5).abs() <= 0.5 - Self::MARGIN) & (t < 256.0);
+        (b, in_range, trusted)
     }
 
     /// Counts `xs` into `counts` (four interleaved sub-histograms of 256 bins and the spare
@@ -266,21 +283,7 @@ impl Binner {
         let mut bins = [0u32; Self::BLOCK];
         let mut untrusted = [0u32; Self::BLOCK];
         for i in 0..Self::BLOCK {
-            let x = block[i];
-            let in_range = (x >= self.lo) & (x <= self.hi);
-            // Out of range: a t that is trusted and lands nowhere (the bin is replaced).
-            let t = if in_range { (x - self.lo) * self.scale } else { 0.5 };
-            // floor(t) without a float → int conversion (SSE2 has no saturating one, and
-            // Rust's `as` must saturate, so the loop would not vectorise): every float in
-            // [2^23, 2^24) is an integer, so adding ROUNDER rounds t − 0.5 to the nearest
-            // integer, which is floor(t) unless t is an integer itself — and then frac comes
-            // out 0 or 1, which is untrusted below. t − 0.5 is exact for t ≥ 0.25; below, a
-            // rounding of it still lands on 0.
-            let y = (t - 0.5) + Self::ROUNDER;
-            let floor = y - Self::ROUNDER;
-            let b = y.to_bits().wrapping_sub(Self::ROUNDER.to_bits());
-            let frac = t - floor; // exact: floor ≤ t ≤ floor + 1
-            let trusted = ((frac - 0.5).abs() <= 0.5 - Self::MARGIN) & (t < 256.0);
+            let (b, in_range, trusted) = self.estimate(block[i]);
             untrusted[i] = !trusted as u32;
             bins[i] = if in_range { b } else { Self::SPARE as u32 };
         }
